@@ -1,0 +1,129 @@
+// forkipc::fork and forkipc::child_process: start a child program with a message channel.
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <forkipc/detail/asio.hpp>
+#include <forkipc/detail/process_events.hpp>
+#include <forkipc/error.hpp>
+#include <forkipc/fork_options.hpp>
+#include <forkipc/json.hpp>
+
+namespace forkipc {
+
+/// The parent's view of one child started by fork(), after Node's ChildProcess.
+///
+/// Events, in the order they come for one child (each listener runs on the io_context's thread,
+/// never inside fork() itself):
+///
+/// | event        | listener                                                  | when |
+/// |--------------|-----------------------------------------------------------|------|
+/// | "spawn"      | void()                                                    | the child started: always first |
+/// | "message"    | void(const json&)                                         | a message arrived, in the order sent |
+/// | "stdout"     | void(std::string_view)                                    | output of a `silent` child, as it comes |
+/// | "stderr"     | void(std::string_view)                                    | likewise for its stderr |
+/// | "disconnect" | void()                                                    | the channel closed, from either side |
+/// | "exit"       | void(std::optional<int> code, std::optional<int> signal)  | the child ended and was reaped; exactly one is set |
+/// | "close"      | as "exit"                                                 | after "exit" and "disconnect": always exactly once, last |
+/// | "error"      | void(const forkipc::error&)                               | bad input from the child, a failed send or kill |
+///
+/// A listener may also take no arguments. Every message the child wrote before it ended is
+/// delivered before "disconnect". After "close" the listeners are released, so a listener may
+/// capture the shared_ptr to its own child_process without keeping it alive for ever. Without an
+/// "error" listener, errors are written to stderr and the child goes on.
+///
+/// The child keeps its io_context busy until "close": an io_context::run() returns only after
+/// every child it started has ended and been reaped. If the io_context is destroyed first, each
+/// unfinished child's channel is closed, and a child still running 500 ms later gets SIGKILL; it
+/// is reaped either way.
+///
+/// send() and kill() may be called from any thread; the rest from the io_context's thread, or
+/// before it runs.
+class child_process : public std::enable_shared_from_this<child_process> {
+  struct private_tag {};
+
+ public:
+  explicit child_process(private_tag);
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  /// Queues message for the child. Returns false when the channel is closed (then on_sent, or an
+  /// "error" event without one, gets errc::channel_closed) or when more than 128 KiB wait to be
+  /// written (the message is still queued, as in Node: wait for an on_sent before sending on).
+  /// on_sent(ec) runs on the io_context's thread once the bytes are written or have failed.
+  /// Throws forkipc::error (errc::unencodable_message) for a message that cannot be encoded,
+  /// such as one holding invalid UTF-8; nothing is sent then.
+  bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
+
+  /// Adds listener to event. Throws std::invalid_argument, naming the valid choices, for an
+  /// unknown event or a listener that cannot take the event's arguments.
+  template <class F>
+  child_process& on(std::string_view event, F&& listener) {
+    events_.add(event, std::forward<F>(listener), false);
+    return *this;
+  }
+
+  /// As on(), for the next occurrence of event only.
+  template <class F>
+  child_process& once(std::string_view event, F&& listener) {
+    events_.add(event, std::forward<F>(listener), true);
+    return *this;
+  }
+
+  /// Closes the channel once what was sent has been written; no message is delivered after it.
+  /// "disconnect" follows, and a child that waits on its channel sees the end of it and can exit.
+  void disconnect();
+
+  /// Sends signal to the child. Returns true when it was delivered; false when the child has
+  /// already ended, or the signal could not be sent (an "error" event then says why).
+  bool kill(int signal = SIGTERM);
+
+  pid_t pid() const noexcept;
+  /// true until the channel closes or disconnect() is called.
+  bool connected() const noexcept;
+  /// true once kill() (or the timeout) delivered a signal.
+  bool killed() const noexcept;
+  /// The exit code once the child ended normally; the signal that ended it otherwise.
+  std::optional<int> exit_code() const noexcept;
+  std::optional<int> signal_code() const noexcept;
+
+ private:
+  friend std::shared_ptr<child_process> fork(boost::asio::io_context&, std::string,
+                                             std::vector<std::string>, fork_options);
+  class impl;
+
+  detail::emitter<detail::events::spawn, detail::events::message, detail::events::disconnect,
+                  detail::events::exit, detail::events::close, detail::events::error,
+                  detail::events::stdout_data, detail::events::stderr_data>
+      events_;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Starts `module_path args...` (or `exec_path exec_args... module_path args...` when
+/// options.exec_path is set) with an IPC channel on its fd 3, NODE_CHANNEL_FD=3 and
+/// NODE_CHANNEL_SERIALIZATION_MODE=json in its environment, so that a Node.js script or a program
+/// using forkipc::parent() is a valid child. The child inherits fds 0, 1, 2 and its channel,
+/// nothing else. Its listeners run on io's thread.
+///
+/// Throws forkipc::error naming the path and the reason when the program cannot be started
+/// (missing, not executable, a bad cwd); no process and no descriptor stays behind then. Throws
+/// std::invalid_argument for options that contradict each other.
+std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
+                                    std::vector<std::string> args = {}, fork_options options = {});
+
+/// As above, on forkipc::default_context().
+std::shared_ptr<child_process> fork(std::string module_path, std::vector<std::string> args = {},
+                                    fork_options options = {});
+
+}  // namespace forkipc

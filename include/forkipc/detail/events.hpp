@@ -1,0 +1,134 @@
+// Node-named listener lists: on/once by event name, with the listener checked against the event's
+// arguments when it is added, not when the event fires.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace forkipc::detail {
+
+[[noreturn]] void throw_unknown_event(std::string_view name,
+                                      std::initializer_list<std::string_view> valid_names);
+[[noreturn]] void throw_listener_mismatch(std::string_view name, std::string_view signature);
+
+/// The listeners of one event. Emitting works on a snapshot, so a listener may add listeners
+/// (they see the next emission, not this one) or be a once-listener without disturbing the loop.
+template <class... Args>
+class listener_list {
+ public:
+  using function = std::function<void(Args...)>;
+
+  /// A callable can listen when it takes the event's arguments, or takes none (it then ignores
+  /// them, as a JavaScript function with fewer parameters would).
+  template <class F>
+  static constexpr bool accepts =
+      std::is_invocable_v<std::decay_t<F>&, Args...> || std::is_invocable_v<std::decay_t<F>&>;
+
+  template <class F>
+  void add(F&& listener, bool once) {
+    auto next = entries_ ? std::make_shared<std::vector<entry>>(*entries_)
+                         : std::make_shared<std::vector<entry>>();
+    if constexpr (std::is_invocable_v<std::decay_t<F>&, Args...>) {
+      next->push_back({function(std::forward<F>(listener)), once});
+    } else {
+      next->push_back({[f = std::forward<F>(listener)](Args...) mutable { f(); }, once});
+    }
+    once_count_ += once ? 1 : 0;
+    entries_ = std::move(next);
+  }
+
+  void emit(Args... args) {
+    auto snapshot = entries_;  // keeps this emission's listeners alive whatever they do
+    if (!snapshot) return;
+    if (once_count_ != 0) remove_once_listeners();
+    for (const entry& e : *snapshot) e.listener(args...);
+  }
+
+  bool empty() const noexcept { return !entries_ || entries_->empty(); }
+
+  void clear() noexcept {
+    entries_.reset();
+    once_count_ = 0;
+  }
+
+ private:
+  struct entry {
+    function listener;
+    bool once;
+  };
+
+  void remove_once_listeners() {
+    auto next = std::make_shared<std::vector<entry>>();
+    for (const entry& e : *entries_)
+      if (!e.once) next->push_back(e);
+    entries_ = next->empty() ? nullptr : std::move(next);
+    once_count_ = 0;
+  }
+
+  std::shared_ptr<const std::vector<entry>> entries_;
+  std::size_t once_count_ = 0;
+};
+
+/// The listener lists of a fixed set of events, addressed by name at run time and by type when
+/// emitting. An event is a type with `name` (what on() takes), `signature` (how its listener
+/// reads in errors) and `list` (its listener_list). Not thread-safe: add listeners before the io_context runs, or on its thread.
+template <class... Events>
+class emitter {
+ public:
+  /// Adds listener to the event called name. Throws std::invalid_argument, naming the valid
+  /// choices, for an unknown name or a listener that cannot take that event's arguments.
+  template <class F>
+  void add(std::string_view name, F&& listener, bool once) {
+    if (!(try_add<Events>(name, listener, once) || ...))
+      throw_unknown_event(name, {Events::name...});
+  }
+
+  template <class Event, class... A>
+  void emit(A&&... args) {
+    list<Event>().emit(std::forward<A>(args)...);
+  }
+
+  template <class Event>
+  bool has_listeners() const noexcept {
+    return !std::get<index_of<Event>()>(lists_).empty();
+  }
+
+  /// Drops every listener, and with them whatever they captured (a shared_ptr to their own
+  /// emitter's owner, typically), so that such cycles end with the owner's last event.
+  void clear() noexcept { std::apply([](auto&... l) { (l.clear(), ...); }, lists_); }
+
+ private:
+  template <class Event>
+  static constexpr std::size_t index_of() {
+    std::size_t i = 0;
+    ((std::is_same_v<Event, Events> ? false : (++i, true)) && ...);
+    return i;
+  }
+
+  template <class Event>
+  typename Event::list& list() noexcept {
+    return std::get<index_of<Event>()>(lists_);
+  }
+
+  template <class Event, class F>
+  bool try_add(std::string_view name, F& listener, bool once) {
+    if (name != Event::name) return false;
+    if constexpr (Event::list::template accepts<F>) {
+      list<Event>().add(std::forward<F>(listener), once);
+    } else {
+      throw_listener_mismatch(Event::name, Event::signature);
+    }
+    return true;
+  }
+
+  std::tuple<typename Events::list...> lists_;
+};
+
+}  // namespace forkipc::detail

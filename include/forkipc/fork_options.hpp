@@ -1,0 +1,56 @@
+// forkipc::fork_options: how fork() starts a child.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <forkipc/serialization.hpp>
+
+namespace forkipc {
+
+/// Options of fork() and sync::child, after Node's child_process.fork options. Every field is
+/// optional; designated initializers read well: `{.exec_path = "node", .silent = true}`.
+// Every member has a default member initializer, even the empty ones, so that designated
+// initializers that name only some fields compile without -Wmissing-field-initializers warnings.
+struct fork_options {
+  /// Working directory of the child; default: the parent's. A relative module_path is resolved
+  /// against it, as exec() would.
+  std::optional<std::filesystem::path> cwd{};
+
+  /// The child's whole environment; default: the parent's. forkipc adds NODE_CHANNEL_FD and
+  /// NODE_CHANNEL_SERIALIZATION_MODE in both cases.
+  std::optional<std::map<std::string, std::string>> env{};
+
+  /// An interpreter to run module_path with, e.g. "node"; a name without a slash is looked up in
+  /// the PATH of the child's environment. Default: module_path is the program itself.
+  std::optional<std::filesystem::path> exec_path{};
+
+  /// Arguments for the interpreter, placed before module_path (Node's execArgv). Needs exec_path.
+  std::vector<std::string> exec_args{};
+
+  /// false: the child shares the parent's stdin, stdout and stderr. true: its stdin is /dev/null
+  /// and its stdout and stderr are captured; child_process emits each chunk as a "stdout" or
+  /// "stderr" event (sync::child discards them).
+  bool silent = false;
+
+  /// The wire format of the channel.
+  forkipc::serialization serialization = forkipc::serialization::json;
+
+  /// 0: none. Otherwise the child is sent kill_signal once it has run this long.
+  std::chrono::milliseconds timeout{0};
+
+  /// The signal the timeout sends.
+  int kill_signal = SIGTERM;
+
+  /// An incoming message longer than this (in bytes, without its newline) is an "error" event
+  /// and is discarded as it streams in, never buffered whole.
+  std::size_t max_message_size = std::size_t{64} << 20;
+};
+
+}  // namespace forkipc

@@ -1,0 +1,88 @@
+// forkipc::parent(): a child's channel to the parent that forked it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <forkipc/detail/asio.hpp>
+#include <forkipc/detail/process_events.hpp>
+#include <forkipc/error.hpp>
+#include <forkipc/json.hpp>
+
+namespace forkipc {
+
+/// true when this process was started with an IPC channel (by forkipc::fork, Node's
+/// child_process.fork, or anything that sets NODE_CHANNEL_FD), whether or not it was taken yet.
+bool has_parent() noexcept;
+
+/// The child's side of the channel, after Node's `process.send` / `process.on("message")`.
+///
+/// | event        | listener                    | when |
+/// |--------------|-----------------------------|------|
+/// | "message"    | void(const json&)           | a message from the parent, in the order sent |
+/// | "disconnect" | void()                      | the channel closed, from either side: last event |
+/// | "error"      | void(const forkipc::error&) | bad input from the parent, a failed send |
+///
+/// While the channel is open the io_context stays busy, so io_context::run() returns once the
+/// parent disconnects (or this side calls disconnect()), as a Node child with a "message"
+/// listener does. Messages sent before the process exits normally (return from main, exit()) or
+/// before disconnect() reach the parent: what is still queued then is written before the process
+/// ends. After "disconnect" the listeners are released.
+class parent_process : public std::enable_shared_from_this<parent_process> {
+  struct private_tag {};
+
+ public:
+  explicit parent_process(private_tag);
+  ~parent_process();
+  parent_process(const parent_process&) = delete;
+  parent_process& operator=(const parent_process&) = delete;
+
+  /// As child_process::send().
+  bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
+
+  template <class F>
+  parent_process& on(std::string_view event, F&& listener) {
+    events_.add(event, std::forward<F>(listener), false);
+    return *this;
+  }
+
+  template <class F>
+  parent_process& once(std::string_view event, F&& listener) {
+    events_.add(event, std::forward<F>(listener), true);
+    return *this;
+  }
+
+  /// Closes the channel once what was sent has been written; "disconnect" follows.
+  void disconnect();
+
+  /// true until the channel closes or disconnect() is called.
+  bool connected() const noexcept;
+
+ private:
+  friend std::shared_ptr<parent_process> parent(boost::asio::io_context&);
+  class impl;
+
+  detail::emitter<detail::events::message, detail::events::disconnect, detail::events::error>
+      events_;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Takes this process's channel to its parent onto io. The channel can be taken once per process:
+/// a second call returns the same parent_process while it lives. Like Node, it then removes
+/// NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE from the environment (unsetenv: do not
+/// call it while other threads read the environment) and makes the descriptor close-on-exec, so
+/// this process's own children do not inherit it.
+///
+/// Throws forkipc::error: errc::not_forked without a channel (or once it was closed);
+/// errc::unsupported_serialization when the parent asked for a format forkipc does not speak
+/// (Node's "advanced"); an operating system error when NODE_CHANNEL_FD is not a Unix stream
+/// socket.
+std::shared_ptr<parent_process> parent(boost::asio::io_context& io);
+
+/// As above, on forkipc::default_context().
+std::shared_ptr<parent_process> parent();
+
+}  // namespace forkipc

@@ -1,0 +1,59 @@
+// forkipc::sync::child: the blocking parent side, for scripts, tools and tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <forkipc/fork_options.hpp>
+#include <forkipc/json.hpp>
+
+namespace forkipc::sync {
+
+/// A child started as fork() starts one, driven by blocking calls instead of an io_context.
+///
+/// Its destructor never leaves a zombie: it disconnects, gives the child 500 ms to exit, then
+/// sends SIGKILL, and reaps it. fork_options::silent discards the child's stdout and stderr here
+/// (nothing would read them), and fork_options::timeout is enforced while receive() or wait()
+/// block. Decoding errors throw from receive(); the next receive() goes on with the next message.
+class child {
+ public:
+  /// Starts the child; throws as forkipc::fork() does.
+  child(std::string module_path, std::vector<std::string> args = {}, fork_options options = {});
+  ~child();
+  child(child&&) noexcept;
+  child& operator=(child&&) noexcept;
+
+  /// Returns once the message is written. Throws forkipc::error: errc::channel_closed when the
+  /// channel is closed, errc::unencodable_message for a message that cannot be encoded.
+  void send(const json& message);
+
+  /// The next message; nullopt once the channel is closed, or when timeout passes first. Throws
+  /// forkipc::error for bad input from the child (the channel goes on after it).
+  std::optional<json> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+  /// Closes the channel; the child sees its end.
+  void disconnect();
+
+  /// Sends signal; true when delivered, false when the child has already ended.
+  bool kill(int signal = SIGTERM);
+
+  pid_t pid() const noexcept;
+
+  /// Blocks until the child ends, reaps it and returns (exit code, signal); exactly one is set.
+  /// Later calls return the same. It does not read the channel: a child blocked writing to a full
+  /// channel never ends, so receive() to the end or disconnect() first.
+  std::pair<std::optional<int>, std::optional<int>> wait();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace forkipc::sync

@@ -1,0 +1,41 @@
+// blocking_channel: the channel for the blocking API, on plain poll(2).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include <forkipc/json.hpp>
+
+#include "codec/json_lines.hpp"
+#include "poll.hpp"
+#include "unique_fd.hpp"
+#include "write_queue.hpp"
+
+namespace forkipc::detail {
+
+class blocking_channel {
+ public:
+  blocking_channel(unique_fd socket, std::size_t max_message_size);
+
+  /// Returns once message is written. Throws error(errc::channel_closed) when the channel is
+  /// closed or the peer is gone, error(errc::unencodable_message) for a message that cannot be
+  /// encoded.
+  void send(const json& message);
+
+  /// The next message; nullopt at the end of the channel or when until passes. Throws the
+  /// decoder's error for a bad line; the next call goes on after it.
+  std::optional<json> receive(const deadline& until);
+
+  /// true once the peer closed the channel or close() was called.
+  bool at_end() const noexcept { return at_end_; }
+
+  void close() noexcept;
+
+ private:
+  unique_fd socket_;
+  json_line_decoder decoder_;
+  write_queue queue_;  // holds one message at a time, and keeps its storage for the next
+  bool at_end_ = false;
+};
+
+}  // namespace forkipc::detail

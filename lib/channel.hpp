@@ -1,0 +1,114 @@
+// channel: one connected Unix stream socket on an io_context, carrying json-line messages.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <system_error>
+
+#include <forkipc/detail/asio.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <forkipc/error.hpp>
+#include <forkipc/json.hpp>
+
+#include "codec/json_lines.hpp"
+#include "unique_fd.hpp"
+#include "write_queue.hpp"
+
+namespace forkipc::detail {
+
+/// What a channel reports to the object that owns it, always on the io_context's thread.
+class channel_owner {
+ public:
+  virtual void on_channel_message(json&& message) = 0;
+  virtual void on_channel_internal(json&& message) = 0;
+  virtual void on_channel_error(error&& problem) = 0;
+  /// The channel is closed for good, from either side; reported once, after every message.
+  virtual void on_channel_closed() = 0;
+
+ protected:
+  ~channel_owner() = default;
+};
+
+/// The transport both child_process and parent_process hold. Reading: readiness from the
+/// io_context, then recv() straight into the decoder's buffer until the socket is empty. Writing:
+/// send() from any thread appends to a queue under a mutex; off the io_context's thread it writes
+/// at once when nothing is queued (so a child that never runs its loop still gets its messages
+/// out), on it the write is deferred until the current handler returns, so that a burst of sends
+/// leaves in one sendmsg.
+class channel {
+ public:
+  /// Above this many unwritten bytes send() returns false (Node's figure).
+  static constexpr std::size_t high_water_mark = 128 * 1024;
+
+  /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
+  /// and this channel, which it contains, live as long as one is pending.
+  channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_message_size,
+          channel_owner& owner, std::weak_ptr<void> owner_lifetime);
+
+  /// Starts reading. Before it, sends already work.
+  void start();
+
+  /// Any thread. See child_process::send().
+  bool send(const json& message, std::function<void(std::error_code)> on_sent);
+
+  /// No message is delivered after it; what is queued is written, then the socket is closed.
+  void disconnect();
+
+  /// The peer process has ended: delivers what it wrote (all of it is in the socket's buffer by
+  /// now), then closes, even if another process still holds the peer's end.
+  void drain_and_close();
+
+  /// Blocks until everything queued is written or the peer is gone: for a process that exits.
+  void flush_for_exit();
+
+  /// Closes the socket at once, reporting nothing: for an owner being destroyed.
+  void abandon() noexcept;
+
+  /// true until disconnect() or the channel closed.
+  bool is_open() const noexcept { return state_.load() == state::open; }
+
+ private:
+  enum class state { open, closing, closed };
+  using callback = write_queue::callback;
+
+  void wait_readable();
+  // Reads at most max_reads times, or until the socket is empty (0: no limit).
+  void read_available(int max_reads);
+  void deliver_decoded();
+  void end_of_stream();
+  void close_now();
+  void on_writable();
+
+  // What became of queued messages under the mutex, to be told once it is released.
+  struct settled {
+    std::vector<callback> written, failed;
+    std::size_t dropped_bytes = 0;  // never written: the peer went away, or the channel closed
+  };
+  // With mutex_ held: writes what the socket takes; a failure drops the rest of the queue.
+  void write_locked(settled& outcome);
+  // With mutex_ held: drops what is queued.
+  void drop_queue_locked(settled& outcome);
+  // Runs the callbacks and reports the dropped bytes: at once when called from a handler of the
+  // channel's own, else posted, so that none runs inside the caller (a listener, or send()).
+  void tell(settled& outcome, bool from_own_handler);
+  void report_error_later(error problem);
+
+  boost::asio::io_context& io_;
+  boost::asio::local::stream_protocol::socket socket_;
+  json_line_decoder decoder_;
+  channel_owner& owner_;
+  std::weak_ptr<void> owner_lifetime_;
+
+  // state_ changes only on the io_context's thread, with mutex_ held; any thread may read it.
+  std::atomic<state> state_ = state::open;
+  std::mutex mutex_;  // guards what follows, and keeps the descriptor from closing under a write
+  write_queue queue_;
+  bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
+  bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent
+};
+
+}  // namespace forkipc::detail

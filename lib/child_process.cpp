@@ -1,0 +1,204 @@
+#include <forkipc/child_process.hpp>
+
+#include <cstdio>
+#include <optional>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <forkipc/default_context.hpp>
+
+#include "channel.hpp"
+#include "output_pipe.hpp"
+#include "process.hpp"
+#include "spawn.hpp"
+
+namespace forkipc {
+
+namespace events = detail::events;
+
+// The lifecycle of one child: spawn, then the channel and the process end in either order, and
+// "exit" and "close" wait until both have; see the table in child_process.hpp.
+class child_process::impl final : public detail::channel_owner {
+ public:
+  impl(child_process& self, boost::asio::io_context& io, detail::spawned_child spawned,
+       const fork_options& options)
+      : self_(self),
+        lifetime_(self.weak_from_this()),
+        process_(std::move(spawned.child)),
+        channel_(io, std::move(spawned.channel), options.max_message_size, *this, lifetime_),
+        exit_watch_(io, process_.pidfd()),
+        timeout_(options.timeout),
+        timeout_timer_(io),
+        kill_signal_(options.kill_signal) {
+    if (spawned.stdout_pipe) {
+      stdout_.emplace(io, std::move(spawned.stdout_pipe),
+                      [this](std::string_view data) { self_.events_.emit<events::stdout_data>(data); },
+                      lifetime_);
+      stderr_.emplace(io, std::move(spawned.stderr_pipe),
+                      [this](std::string_view data) { self_.events_.emit<events::stderr_data>(data); },
+                      lifetime_);
+    }
+  }
+
+  ~impl() {
+    // The asio descriptor only watches the pidfd: process_ owns it.
+    exit_watch_.release();
+    if (process_.reaped()) return;
+    // The io_context went away with the child still running: close its channel, give it a
+    // moment to take the hint, and let process_'s destructor SIGKILL and reap what remains.
+    channel_.abandon();
+    process_.wait(detail::deadline(std::chrono::milliseconds(500)));
+  }
+
+  void start() {
+    if (timeout_.count() > 0) {
+      timeout_timer_.expires_after(timeout_);
+      timeout_timer_.async_wait([this, life = lifetime_.lock()](boost::system::error_code ec) {
+        if (!ec && !process_.reaped()) self_.kill(kill_signal_);
+      });
+    }
+    // Node emits "spawn" on the next tick; so do we, and only then start reading, so that every
+    // listener added after fork() returns sees "spawn" first and every message after it.
+    boost::asio::post(exit_watch_.get_executor(), [this, life = lifetime_.lock()] {
+      self_.events_.emit<events::spawn>();
+      channel_.start();
+      if (stdout_) stdout_->start();
+      if (stderr_) stderr_->start();
+      watch_exit();
+    });
+  }
+
+  bool send(const json& message, std::function<void(std::error_code)> on_sent) {
+    return channel_.send(message, std::move(on_sent));
+  }
+
+  void disconnect() { channel_.disconnect(); }
+
+  bool kill(int signal) {
+    std::error_code ec;
+    if (process_.send_signal(signal, ec)) {
+      killed_ = true;
+      return true;
+    }
+    if (ec != std::errc::no_such_process) {  // ESRCH: it has ended already, nothing to report
+      boost::asio::post(exit_watch_.get_executor(), [this, life = lifetime_.lock(), ec, signal] {
+        report(error(ec, "cannot send signal " + std::to_string(signal) + " to child " +
+                             std::to_string(process_.pid())));
+      });
+    }
+    return false;
+  }
+
+  pid_t pid() const noexcept { return process_.pid(); }
+  bool connected() const noexcept { return channel_.is_open(); }
+  bool killed() const noexcept { return killed_; }
+  std::optional<int> exit_code() const noexcept {
+    return process_.status() ? process_.status()->code : std::nullopt;
+  }
+  std::optional<int> signal_code() const noexcept {
+    return process_.status() ? process_.status()->signal : std::nullopt;
+  }
+
+ private:
+  void on_channel_message(json&& message) override { self_.events_.emit<events::message>(message); }
+
+  void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
+
+  void on_channel_error(error&& problem) override { report(problem); }
+
+  void on_channel_closed() override {
+    channel_closed_ = true;
+    self_.events_.emit<events::disconnect>();
+    finish_if_done();
+  }
+
+  void watch_exit() {
+    exit_watch_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                           [this, life = lifetime_.lock()](boost::system::error_code ec) {
+                             if (ec) return;
+                             if (!process_.try_reap()) return watch_exit();
+                             on_exit();
+                           });
+  }
+
+  void on_exit() {
+    timeout_timer_.cancel();
+    // Everything the child wrote before it ended is in the socket and the pipes by now:
+    // deliver it, then close them, so that "exit" never waits on a grandchild holding them.
+    if (stdout_) stdout_->drain_and_close();
+    if (stderr_) stderr_->drain_and_close();
+    channel_.drain_and_close();
+    finish_if_done();
+  }
+
+  void finish_if_done() {
+    if (finished_ || !process_.reaped() || !channel_closed_) return;
+    finished_ = true;
+    const detail::exit_status status = *process_.status();
+    self_.events_.emit<events::exit>(status.code, status.signal);
+    self_.events_.emit<events::close>(status.code, status.signal);
+    self_.events_.clear();  // "close" is the last event: release what the listeners hold
+  }
+
+  void report(const error& problem) {
+    if (self_.events_.has_listeners<events::error>()) {
+      self_.events_.emit<events::error>(problem);
+    } else {
+      std::fprintf(stderr, "forkipc: child %d: %s (add an \"error\" listener to handle this)\n",
+                   static_cast<int>(process_.pid()), problem.what());
+    }
+  }
+
+  child_process& self_;
+  std::weak_ptr<void> lifetime_;
+  detail::process process_;
+  detail::channel channel_;
+  boost::asio::posix::stream_descriptor exit_watch_;
+  std::optional<detail::output_pipe> stdout_, stderr_;
+  std::chrono::milliseconds timeout_;
+  boost::asio::steady_timer timeout_timer_;
+  int kill_signal_;
+  std::atomic<bool> killed_ = false;
+  bool channel_closed_ = false;
+  bool finished_ = false;
+};
+
+child_process::child_process(private_tag) {}
+
+child_process::~child_process() = default;
+
+bool child_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
+  return impl_->send(message, std::move(on_sent));
+}
+
+void child_process::disconnect() { impl_->disconnect(); }
+
+bool child_process::kill(int signal) { return impl_->kill(signal); }
+
+pid_t child_process::pid() const noexcept { return impl_->pid(); }
+
+bool child_process::connected() const noexcept { return impl_->connected(); }
+
+bool child_process::killed() const noexcept { return impl_->killed(); }
+
+std::optional<int> child_process::exit_code() const noexcept { return impl_->exit_code(); }
+
+std::optional<int> child_process::signal_code() const noexcept { return impl_->signal_code(); }
+
+std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
+                                    std::vector<std::string> args, fork_options options) {
+  auto spawned = detail::spawn_child(module_path, args, options, detail::captured_output::pipe);
+  auto child = std::make_shared<child_process>(child_process::private_tag{});
+  child->impl_ = std::make_unique<child_process::impl>(*child, io, std::move(spawned), options);
+  child->impl_->start();
+  return child;
+}
+
+std::shared_ptr<child_process> fork(std::string module_path, std::vector<std::string> args,
+                                    fork_options options) {
+  return fork(default_context(), std::move(module_path), std::move(args), std::move(options));
+}
+
+}  // namespace forkipc

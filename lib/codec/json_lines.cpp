@@ -1,0 +1,258 @@
+#include "codec/json_lines.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace forkipc::detail {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+  else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;  // no UTF-16 surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return length;
+}
+
+// nlohmann's messages read "[json.exception.parse_error.101] parse error at line 1, column 6:
+// syntax error while parsing value - invalid literal; last read: '...'; expected ...". Keep the
+// reason only: "last read" quotes raw input, which may not even be valid UTF-8.
+std::string parse_error_reason(const char* what) {
+  std::string_view text(what);
+  if (auto column = text.find("column "); column != std::string_view::npos) {
+    if (auto colon = text.find(": ", column); colon != std::string_view::npos)
+      text.remove_prefix(colon + 2);
+  } else if (auto bracket = text.find("] "); bracket != std::string_view::npos) {
+    text.remove_prefix(bracket + 2);
+  }
+  return std::string(text.substr(0, text.find("; last read")));
+}
+
+bool is_hex4(std::string_view s, std::size_t i) noexcept {
+  if (i + 4 > s.size()) return false;
+  return std::all_of(s.begin() + i, s.begin() + i + 4,
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+unsigned hex4(std::string_view s, std::size_t i) noexcept {
+  return static_cast<unsigned>(std::stoul(std::string(s.substr(i, 4)), nullptr, 16));
+}
+
+// Rewrites "\uXXXX" escapes of lone UTF-16 surrogates as "\ufffd"; pairs stay as they are.
+std::string replace_lone_surrogates(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] != '\\' || i + 1 >= line.size()) {
+      out.push_back(line[i++]);
+      continue;
+    }
+    if (line[i + 1] != 'u' || !is_hex4(line, i + 2)) {  // another escape: copy it whole
+      out.append(line.substr(i, 2));
+      i += 2;
+      continue;
+    }
+    const unsigned unit = hex4(line, i + 2);
+    const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+    const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+    const bool paired = high && i + 12 <= line.size() && line[i + 6] == '\\' &&
+                        line[i + 7] == 'u' && is_hex4(line, i + 8) &&
+                        hex4(line, i + 8) >= 0xDC00 && hex4(line, i + 8) <= 0xDFFF;
+    if (paired) {
+      out.append(line.substr(i, 12));
+      i += 12;
+    } else {
+      out.append(high || low ? std::string_view("\\ufffd") : line.substr(i, 6));
+      i += 6;
+    }
+  }
+  return out;
+}
+
+std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
+
+error malformed(std::string_view line, const json::exception& e) {
+  const std::string reason = parse_error_reason(e.what());
+  const char* what = reason.find("UTF-8") != std::string::npos ? "invalid UTF-8" : "invalid JSON";
+  std::string where;
+  if (const auto* parse_error = dynamic_cast<const json::parse_error*>(&e))
+    where = " at byte " + std::to_string(parse_error->byte);
+  return error(errc::malformed_message, std::string(what) + where + " of a " +
+                                            size_text(line.size()) + " line (" + reason +
+                                            "): " + excerpt(line));
+}
+
+decoded parse(std::string_view text) {
+  json value = json::parse(text.data(), text.data() + text.size());
+  if (is_internal_message(value)) return internal_message{std::move(value)};
+  return value;
+}
+
+decoded decode_line(std::string_view line) {
+  if (line.empty() || line == "\r") {
+    return error(errc::malformed_message, "received an empty line where a message belongs");
+  }
+  // Every nlohmann exception is the peer's fault here, not only parse_error: a number beyond
+  // double's range is out_of_range, for one.
+  try {
+    return parse(line);
+  } catch (const json::exception& e) {
+    if (std::string_view(e.what()).find("surrogate") == std::string_view::npos)
+      return malformed(line, e);
+  }
+  try {
+    return parse(replace_lone_surrogates(line));
+  } catch (const json::exception& e) {
+    return malformed(line, e);
+  }
+}
+
+}  // namespace
+
+void encode_json_line(const json& message, std::string& out) {
+  const std::size_t original_size = out.size();
+  try {
+    nlohmann::detail::serializer<json> serializer(nlohmann::detail::output_adapter<char>(out),
+                                                  ' ', json::error_handler_t::strict);
+    serializer.dump(message, /*pretty_print=*/false, /*ensure_ascii=*/false, 0);
+  } catch (const json::type_error& e) {
+    out.resize(original_size);
+    throw error(errc::unencodable_message, "cannot encode the message as JSON (" +
+                                               parse_error_reason(e.what()) + ")");
+  }
+  out.push_back('\n');
+}
+
+bool is_internal_message(const json& message) noexcept {
+  if (!message.is_object()) return false;
+  const auto cmd = message.find("cmd");
+  if (cmd == message.end() || !cmd->is_string()) return false;
+  const auto& text = cmd->get_ref<const std::string&>();
+  return text.size() > 5 && text.starts_with("NODE_");
+}
+
+json_line_decoder::json_line_decoder(std::size_t max_message_size)
+    : max_message_size_(max_message_size) {}
+
+std::span<char> json_line_decoder::prepare(std::size_t size) {
+  if (capacity_ - end_ < size && begin_ > 0) {  // make room by moving the partial line down
+    std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
+    scan_ -= begin_;
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (capacity_ - end_ < size) {
+    const std::size_t capacity = std::max(end_ + size, capacity_ * 2);
+    auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+    if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
+    buffer_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  return {buffer_.get() + end_, capacity_ - end_};
+}
+
+void json_line_decoder::commit(std::size_t n) noexcept { end_ += n; }
+
+void json_line_decoder::feed(std::string_view bytes) {
+  if (bytes.empty()) return;
+  std::memcpy(prepare(bytes.size()).data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+std::optional<decoded> json_line_decoder::next() {
+  if (begin_ == end_) return std::nullopt;
+  const char* data = buffer_.get();
+  if (discarding_) {
+    const void* newline = std::memchr(data + begin_, '\n', end_ - begin_);
+    if (newline == nullptr) {
+      reset_buffer();
+      return std::nullopt;
+    }
+    begin_ = scan_ = static_cast<const char*>(newline) - data + 1;
+    discarding_ = false;
+  }
+  const void* newline = std::memchr(data + scan_, '\n', end_ - scan_);
+  if (newline == nullptr) {
+    scan_ = end_;
+    if (end_ - begin_ <= max_message_size_) return std::nullopt;
+    // Too long already: report it now, and drop its bytes as they come.
+    error too_large(errc::message_too_large,
+                    "a message of more than " + size_text(max_message_size_) +
+                        " was discarded: " + excerpt({data + begin_, end_ - begin_}));
+    reset_buffer();
+    discarding_ = true;
+    return too_large;
+  }
+  const std::size_t line_end = static_cast<const char*>(newline) - data;
+  const std::string_view line(data + begin_, line_end - begin_);
+  begin_ = scan_ = line_end + 1;
+  if (begin_ == end_) reset_buffer();  // the bytes stay where they are until the next prepare()
+  if (line.size() > max_message_size_) {
+    return error(errc::message_too_large, "a message of " + size_text(line.size()) +
+                                              " was discarded (the limit is " +
+                                              size_text(max_message_size_) + "): " +
+                                              excerpt(line));
+  }
+  return decode_line(line);
+}
+
+std::optional<error> json_line_decoder::finish() {
+  const std::size_t left = discarding_ ? 0 : end_ - begin_;
+  const std::string_view tail(buffer_.get() + begin_, left);
+  std::optional<error> result;
+  if (left > 0) {
+    result.emplace(errc::truncated_message,
+                   "the channel ended after " + size_text(left) +
+                       " of a message without its final newline: " + excerpt(tail));
+  }
+  reset_buffer();
+  discarding_ = false;
+  return result;
+}
+
+std::string excerpt(std::string_view bytes, std::size_t limit) {
+  std::string out = "\"";
+  std::size_t i = 0;
+  while (i < bytes.size() && out.size() < limit) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    const std::size_t length = utf8_sequence_length(bytes, i);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (length > 1 || (length == 1 && c >= 0x20 && c != 0x7F)) {
+      out.append(bytes.substr(i, length));
+      i += length;
+      continue;
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out.append(hex);
+    }
+    ++i;
+  }
+  out.push_back('"');
+  if (i < bytes.size()) out.append("... (" + size_text(bytes.size()) + " in all)");
+  return out;
+}
+
+}  // namespace forkipc::detail

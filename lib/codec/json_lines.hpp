@@ -1,0 +1,78 @@
+// Node's 'json' framing, without I/O: one message is its JSON text and "\n", in UTF-8.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <forkipc/error.hpp>
+#include <forkipc/json.hpp>
+
+namespace forkipc::detail {
+
+/// Appends message's JSON text and "\n" to out, as Node writes it: raw UTF-8 (U+2028 included),
+/// NaN and infinities as null. Throws error(errc::unencodable_message), leaving out as it was,
+/// for a string that is not valid UTF-8.
+void encode_json_line(const json& message, std::string& out);
+
+/// Node's test for its internal messages: an object whose "cmd" is a string that starts with
+/// "NODE_" and is longer than that. They never reach "message" listeners.
+bool is_internal_message(const json& message) noexcept;
+
+/// A decoded internal message (see is_internal_message).
+struct internal_message {
+  json value;
+};
+
+/// What one line decodes to: a message, an internal message, or what was wrong with it.
+using decoded = std::variant<json, internal_message, error>;
+
+/// Splits a byte stream into lines and decodes each. Bytes go straight into the decoder's buffer
+/// (prepare, then commit what was written), and lines are parsed where they lie: each byte is
+/// scanned for "\n" once, so a large message costs linear time however it is split.
+///
+/// Bad input never stops the stream: an empty or malformed line, invalid UTF-8, or a line over
+/// max_message_size decodes to an error, and the next line decodes as usual. An over-long line
+/// is dropped as it streams in: the decoder never holds more than max_message_size bytes of it
+/// plus one read. Lone UTF-16 surrogate escapes (which Node writes for lone surrogates, as
+/// "\ud800") decode to U+FFFD, as Node decodes invalid UTF-8.
+class json_line_decoder {
+ public:
+  explicit json_line_decoder(std::size_t max_message_size);
+
+  /// At least `size` writable bytes at the end of the buffered data.
+  std::span<char> prepare(std::size_t size);
+  /// Adds the first n bytes of the last prepare()'s span to the stream.
+  void commit(std::size_t n) noexcept;
+  /// prepare + copy + commit.
+  void feed(std::string_view bytes);
+
+  /// The next decoded line, or nullopt when no complete line is buffered.
+  std::optional<decoded> next();
+
+  /// At the end of the stream: an error if it ended inside a line (whose bytes are dropped).
+  std::optional<error> finish();
+
+  /// Bytes held for a line not yet complete.
+  std::size_t buffered() const noexcept { return end_ - begin_; }
+
+ private:
+  void reset_buffer() noexcept { begin_ = scan_ = end_ = 0; }
+
+  std::size_t max_message_size_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;  // first byte of the current line
+  std::size_t scan_ = 0;   // bytes before this were searched for "\n" already
+  std::size_t end_ = 0;    // end of the buffered data
+  bool discarding_ = false;  // dropping the rest of an over-long line
+};
+
+/// A short, printable, valid UTF-8 rendering of the start of bytes, for error messages.
+std::string excerpt(std::string_view bytes, std::size_t limit = 48);
+
+}  // namespace forkipc::detail

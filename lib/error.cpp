@@ -1,0 +1,40 @@
+#include <forkipc/error.hpp>
+
+namespace forkipc {
+namespace {
+
+class forkipc_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "forkipc"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::channel_closed:
+        return "the IPC channel is closed";
+      case errc::malformed_message:
+        return "malformed message from the peer";
+      case errc::message_too_large:
+        return "message larger than max_message_size";
+      case errc::not_forked:
+        return "this process has no IPC channel to a parent (it was not started by fork)";
+      case errc::unencodable_message:
+        return "the message cannot be encoded";
+      case errc::unsupported_serialization:
+        return "serialization not supported by forkipc";
+      case errc::truncated_message:
+        return "the channel ended in the middle of a message";
+    }
+    return "unknown forkipc error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const std::error_category& category() noexcept {
+  static const forkipc_category instance;
+  return instance;
+}
+
+std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+
+}  // namespace forkipc

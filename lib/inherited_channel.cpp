@@ -1,0 +1,107 @@
+#include "inherited_channel.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <forkipc/error.hpp>
+
+namespace forkipc::detail {
+namespace {
+
+constexpr const char* channel_fd_variable = "NODE_CHANNEL_FD";
+constexpr const char* serialization_variable = "NODE_CHANNEL_SERIALIZATION_MODE";
+
+// The one piece of process-wide state forkipc keeps besides the default context: the inherited
+// descriptor is itself process-wide, and its environment variables are gone once it is taken.
+struct inherited {
+  std::mutex mutex;
+  bool probed = false;
+  std::optional<std::string> channel_fd;  // NODE_CHANNEL_FD as the process started with it
+  bool taken = false;
+
+  void probe() {
+    if (probed) return;
+    probed = true;
+    if (const char* value = std::getenv(channel_fd_variable)) channel_fd = value;
+  }
+};
+
+inherited& state() {
+  static inherited instance;
+  return instance;
+}
+
+[[noreturn]] void throw_invalid(std::errc code, const std::string& value, const char* problem) {
+  throw error(std::make_error_code(code),
+              std::string(channel_fd_variable) + "=" + value + " " + problem);
+}
+
+int validated_descriptor(const std::string& value) {
+  int fd = -1;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), fd);
+  if (ec != std::errc() || end != value.data() + value.size() || fd < 0)
+    throw_invalid(std::errc::bad_file_descriptor, "\"" + value + "\"", "is not a descriptor number");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw_invalid(std::errc::bad_file_descriptor, value, "is not an open descriptor");
+  if (!S_ISSOCK(st.st_mode)) throw_invalid(std::errc::not_a_socket, value, "is not a socket");
+  int domain = 0, type = 0;
+  socklen_t length = sizeof domain;
+  ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
+  length = sizeof type;
+  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length);
+  if (domain != AF_UNIX || type != SOCK_STREAM)
+    throw_invalid(std::errc::wrong_protocol_type, value, "is not a Unix stream socket");
+  return fd;
+}
+
+void check_serialization() {
+  const char* mode = std::getenv(serialization_variable);
+  if (mode == nullptr || std::string_view(mode) == "json") return;
+  if (std::string_view(mode) == "advanced") {
+    throw error(errc::unsupported_serialization,
+                "the parent asked for Node's \"advanced\" serialization (V8's format), which "
+                "forkipc does not speak: fork this child with serialization \"json\", Node's "
+                "default");
+  }
+  throw error(errc::unsupported_serialization,
+              std::string(serialization_variable) + "=" + mode + " names no serialization forkipc knows");
+}
+
+}  // namespace
+
+bool started_with_channel() noexcept {
+  inherited& s = state();
+  std::lock_guard lock(s.mutex);
+  s.probe();
+  return s.channel_fd.has_value();
+}
+
+unique_fd take_inherited_channel() {
+  inherited& s = state();
+  std::lock_guard lock(s.mutex);
+  s.probe();
+  if (!s.channel_fd)
+    throw error(errc::not_forked, std::string(channel_fd_variable) + " is not set");
+  if (s.taken) {
+    throw error(std::make_error_code(std::errc::device_or_resource_busy),
+                "the channel to the parent was taken already, by an earlier forkipc::parent() "
+                "or forkipc::sync::parent");
+  }
+  check_serialization();
+  const int fd = validated_descriptor(*s.channel_fd);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ::unsetenv(channel_fd_variable);
+  ::unsetenv(serialization_variable);
+  s.taken = true;
+  return unique_fd(fd);
+}
+
+}  // namespace forkipc::detail

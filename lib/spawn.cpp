@@ -1,0 +1,244 @@
+#include "spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string_view>
+
+#include <forkipc/error.hpp>
+
+extern char** environ;
+
+namespace forkipc::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int channel_fd = 3;  // where Node's fork() puts it, and where Node looks first
+constexpr std::string_view channel_fd_variable = "NODE_CHANNEL_FD";
+constexpr std::string_view serialization_variable = "NODE_CHANNEL_SERIALIZATION_MODE";
+
+[[noreturn]] void throw_system_error(int err, const std::string& what) {
+  throw error(std::error_code(err, std::system_category()), what);
+}
+
+std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
+
+// The descriptors the child gets are first moved to 10 and above (close-on-exec), so that none
+// of them sits on 0-3, where the file actions put the child's own: a parent started with
+// stdin closed gets its socketpair on fd 0, and dup2(fd, fd) would not clear close-on-exec.
+unique_fd move_above_stdio(unique_fd fd) {
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10);
+  if (moved < 0) throw_system_error(errno, "cannot duplicate a descriptor for the child");
+  return unique_fd(moved);
+}
+
+struct pipe_ends {
+  unique_fd read, write;
+};
+
+pipe_ends make_output_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for the child's output");
+  pipe_ends ends{unique_fd(fds[0]), unique_fd(fds[1])};
+  // Non-blocking on the parent's end only: the child's stdout stays an ordinary blocking pipe.
+  ::fcntl(ends.read.get(), F_SETFL, ::fcntl(ends.read.get(), F_GETFL) | O_NONBLOCK);
+  ends.write = move_above_stdio(std::move(ends.write));
+  return ends;
+}
+
+class file_actions {
+ public:
+  file_actions() { check(::posix_spawn_file_actions_init(&actions_)); }
+  ~file_actions() { ::posix_spawn_file_actions_destroy(&actions_); }
+  file_actions(const file_actions&) = delete;
+  file_actions& operator=(const file_actions&) = delete;
+
+  void dup2(int fd, int target) { check(::posix_spawn_file_actions_adddup2(&actions_, fd, target)); }
+  void open(int target, const char* path, int flags) {
+    check(::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0));
+  }
+  void close_from(int fd) { check(::posix_spawn_file_actions_addclosefrom_np(&actions_, fd)); }
+  void chdir(const fs::path& dir) {
+    check(::posix_spawn_file_actions_addchdir_np(&actions_, dir.c_str()));
+  }
+  const posix_spawn_file_actions_t* get() const noexcept { return &actions_; }
+
+ private:
+  static void check(int result) {
+    if (result != 0) throw_system_error(result, "cannot prepare the child's descriptors");
+  }
+  posix_spawn_file_actions_t actions_;
+};
+
+// The child starts with every signal at its default action and none blocked, whatever the
+// parent did with its own (a server that ignores SIGPIPE, a thread that blocks SIGTERM...).
+class default_signals {
+ public:
+  default_signals() {
+    ::posix_spawnattr_init(&attributes_);
+    sigset_t all, none;
+    ::sigfillset(&all);
+    ::sigemptyset(&none);
+    ::posix_spawnattr_setsigdefault(&attributes_, &all);
+    ::posix_spawnattr_setsigmask(&attributes_, &none);
+    ::posix_spawnattr_setflags(&attributes_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  }
+  ~default_signals() { ::posix_spawnattr_destroy(&attributes_); }
+  default_signals(const default_signals&) = delete;
+  default_signals& operator=(const default_signals&) = delete;
+  const posix_spawnattr_t* get() const noexcept { return &attributes_; }
+
+ private:
+  posix_spawnattr_t attributes_;
+};
+
+bool is_channel_variable(std::string_view entry) {
+  const auto name = entry.substr(0, entry.find('='));
+  return name == channel_fd_variable || name == serialization_variable;
+}
+
+std::vector<std::string> child_environment(const fork_options& options) {
+  std::vector<std::string> env;
+  if (options.env) {
+    for (const auto& [name, value] : *options.env) env.push_back(name + "=" + value);
+  } else {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) env.emplace_back(*entry);
+  }
+  std::erase_if(env, is_channel_variable);
+  env.push_back(std::string(channel_fd_variable) + "=" + std::to_string(channel_fd));
+  env.push_back(std::string(serialization_variable) + "=json");
+  return env;
+}
+
+std::string_view path_variable(const std::vector<std::string>& env) {
+  for (std::string_view entry : env)
+    if (entry.starts_with("PATH=")) return entry.substr(5);
+  return "/usr/local/bin:/usr/bin:/bin";  // what execvp uses without PATH
+}
+
+// The executable named `name` in the directories of `search_path`, as execvp would find it.
+fs::path find_in_path(const fs::path& name, std::string_view search_path, const fs::path& base) {
+  while (true) {
+    const auto colon = search_path.find(':');
+    const fs::path dir(std::string(search_path.substr(0, colon)));
+    const fs::path candidate = (dir.empty() ? base : dir.is_absolute() ? dir : base / dir) / name;
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (colon == std::string_view::npos) return {};
+    search_path.remove_prefix(colon + 1);
+  }
+}
+
+// Why the working directory cannot be entered, or 0 when it can.
+int working_directory_problem(const fs::path& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+  if (::access(dir.c_str(), X_OK) != 0) return errno;
+  return 0;
+}
+
+}  // namespace
+
+spawned_child spawn_child(const std::string& module_path, const std::vector<std::string>& args,
+                          const fork_options& options, captured_output silent_output) {
+  if (options.serialization != serialization::json)
+    throw std::invalid_argument("forkipc: unknown serialization in fork_options");
+  if (!options.exec_path && !options.exec_args.empty())
+    throw std::invalid_argument("forkipc: fork_options::exec_args needs exec_path (the program "
+                                "they are arguments of)");
+
+  // Relative paths mean what they would mean to exec() in the child: relative to its cwd.
+  const fs::path base = options.cwd ? fs::absolute(*options.cwd) : fs::current_path();
+  const std::vector<std::string> env = child_environment(options);
+  fs::path program;
+  std::vector<std::string> argv;
+  if (options.exec_path) {
+    const fs::path& exec_path = *options.exec_path;
+    if (!exec_path.has_parent_path()) {
+      const std::string_view search_path = path_variable(env);
+      program = find_in_path(exec_path, search_path, base);
+      if (program.empty())
+        throw_system_error(ENOENT, "cannot start " + quoted(exec_path) +
+                                       ": no executable of that name in PATH=" +
+                                       std::string(search_path));
+    } else {
+      program = base / exec_path;
+    }
+    argv.push_back(exec_path.string());
+    argv.insert(argv.end(), options.exec_args.begin(), options.exec_args.end());
+  } else {
+    program = base / module_path;
+  }
+  argv.push_back(module_path);
+  argv.insert(argv.end(), args.begin(), args.end());
+
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+    throw_system_error(errno, "cannot create the channel for " + quoted(program));
+  unique_fd parent_end(sockets[0]);
+  const unique_fd child_end = move_above_stdio(unique_fd(sockets[1]));
+
+  file_actions actions;
+  pipe_ends out, err;
+  if (options.silent) {
+    actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
+    if (silent_output == captured_output::pipe) {
+      out = make_output_pipe();
+      err = make_output_pipe();
+      actions.dup2(out.write.get(), STDOUT_FILENO);
+      actions.dup2(err.write.get(), STDERR_FILENO);
+    } else {
+      actions.open(STDOUT_FILENO, "/dev/null", O_WRONLY);
+      actions.open(STDERR_FILENO, "/dev/null", O_WRONLY);
+    }
+  }
+  actions.dup2(child_end.get(), channel_fd);
+  actions.close_from(channel_fd + 1);
+  if (options.cwd) actions.chdir(base);
+
+  std::vector<char*> argv_pointers, env_pointers;
+  for (const std::string& a : argv) argv_pointers.push_back(const_cast<char*>(a.c_str()));
+  argv_pointers.push_back(nullptr);
+  for (const std::string& e : env) env_pointers.push_back(const_cast<char*>(e.c_str()));
+  env_pointers.push_back(nullptr);
+
+  const default_signals attributes;
+  pid_t pid = -1;
+  const int result = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(),
+                                   argv_pointers.data(), env_pointers.data());
+  if (result != 0) {
+    // posix_spawn reports a failed chdir and a failed exec alike; tell them apart for the user.
+    if (options.cwd) {
+      if (const int problem = working_directory_problem(base))
+        throw_system_error(problem, "cannot start " + quoted(program) + " in working directory " + quoted(base));
+    }
+    throw_system_error(result, "cannot start " + quoted(program));
+  }
+
+  std::error_code ec;
+  unique_fd pidfd = open_pidfd(pid, ec);
+  if (!pidfd) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
+  }
+  return {process(pid, std::move(pidfd)), std::move(parent_end), std::move(out.read),
+          std::move(err.read)};
+}
+
+}  // namespace forkipc::detail
+

@@ -1,0 +1,72 @@
+#include <forkipc/sync/child.hpp>
+
+#include "blocking_channel.hpp"
+#include "spawn.hpp"
+
+namespace forkipc::sync {
+
+struct child::impl {
+  impl(detail::spawned_child spawned, const fork_options& options)
+      : process(std::move(spawned.child)),
+        channel(std::move(spawned.channel), options.max_message_size),
+        kill_signal(options.kill_signal) {
+    if (options.timeout.count() > 0) kill_deadline = detail::deadline(options.timeout);
+  }
+
+  // fork_options::timeout, enforced by whichever blocking call is under way when it passes.
+  void enforce_timeout() {
+    if (kill_deadline.forever() || !kill_deadline.passed()) return;
+    kill_deadline = detail::deadline{};
+    std::error_code ignored;
+    process.send_signal(kill_signal, ignored);
+  }
+
+  detail::process process;
+  detail::blocking_channel channel;
+  int kill_signal;
+  detail::deadline kill_deadline;
+};
+
+child::child(std::string module_path, std::vector<std::string> args, fork_options options)
+    : impl_(std::make_unique<impl>(
+          detail::spawn_child(module_path, args, options, detail::captured_output::dev_null),
+          options)) {}
+
+child::~child() {
+  if (!impl_) return;
+  impl_->channel.close();
+  if (!impl_->process.reaped()) impl_->process.wait(detail::deadline(std::chrono::milliseconds(500)));
+  // impl's process, if still running, is killed and reaped as it is destroyed.
+}
+
+child::child(child&&) noexcept = default;
+child& child::operator=(child&&) noexcept = default;
+
+void child::send(const json& message) { impl_->channel.send(message); }
+
+std::optional<json> child::receive(std::chrono::milliseconds timeout) {
+  const detail::deadline until(timeout);
+  for (;;) {
+    auto message = impl_->channel.receive(detail::deadline::earliest(until, impl_->kill_deadline));
+    if (message || impl_->channel.at_end() || until.passed()) return message;
+    impl_->enforce_timeout();
+  }
+}
+
+void child::disconnect() { impl_->channel.close(); }
+
+bool child::kill(int signal) {
+  std::error_code ignored;
+  return impl_->process.send_signal(signal, ignored);
+}
+
+pid_t child::pid() const noexcept { return impl_->process.pid(); }
+
+std::pair<std::optional<int>, std::optional<int>> child::wait() {
+  for (;;) {
+    if (auto status = impl_->process.wait(impl_->kill_deadline)) return {status->code, status->signal};
+    impl_->enforce_timeout();
+  }
+}
+
+}  // namespace forkipc::sync

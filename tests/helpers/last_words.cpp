@@ -1,0 +1,25 @@
+// Sends a 1 MiB message and {"last": true}, then ends at once in the way argv[1] names:
+// "return" (from main), "exit" (std::exit), "disconnect" (disconnect, then return), or "sync"
+// (through sync::parent, then return). Node loses such messages; forkipc must not.
+#include <forkipc/forkipc.hpp>
+
+#include <cstdlib>
+#include <string_view>
+
+int main(int argc, char** argv) {
+  const std::string_view how = argc > 1 ? argv[1] : "return";
+  const forkipc::json big = std::string(1 << 20, 'w');
+  if (how == "sync") {
+    forkipc::sync::parent parent;
+    parent.send(big);
+    parent.send({{"last", true}});
+    return 0;
+  }
+  boost::asio::io_context io;
+  auto parent = forkipc::parent(io);
+  parent->send(big);
+  parent->send({{"last", true}});
+  if (how == "exit") std::exit(0);
+  if (how == "disconnect") parent->disconnect();
+  return 0;  // without ever running io
+}

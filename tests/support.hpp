@@ -1,0 +1,64 @@
+// What the test suites share: where the helpers are, bounded event-loop runs, and looks at this
+// process's descriptors and children.
+#pragma once
+
+#include <forkipc/forkipc.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace test {
+
+using namespace std::chrono_literals;
+
+/// The path of a helper program built in tests/helpers/.
+std::string helper(std::string_view name);
+/// The path of a script in tests/scripts/.
+std::string script(std::string_view name);
+
+/// Runs io until done() holds, or fails the test after timeout. Returns done().
+template <class Done>
+bool run_until(boost::asio::io_context& io, Done done,
+               std::chrono::steady_clock::duration timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  io.restart();
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    if (io.run_one_until(deadline) == 0 && io.stopped()) break;  // no work left
+  }
+  const bool ok = done();
+  CHECK_MESSAGE(ok, "the awaited event did not come");
+  return ok;
+}
+
+/// Runs io until it has no work left (every child closed), or fails the test after timeout.
+bool run_to_end(boost::asio::io_context& io, std::chrono::steady_clock::duration timeout = 30s);
+
+/// The descriptors this process has open.
+std::vector<int> open_fds();
+
+/// The pids of this process's children, zombies included.
+std::vector<int> child_pids();
+
+/// Everything a child_process emits, in order, as short strings: "spawn", "message",
+/// "disconnect", "exit 0", "exit SIG15", "close 0", "error: ..." (stdout and stderr apart).
+struct recorder {
+  std::vector<std::string> events;
+  std::vector<forkipc::json> messages;
+  std::vector<forkipc::error> errors;
+  std::string out, err;
+  int closes = 0;
+
+  explicit recorder(forkipc::child_process& child);
+  bool closed() const { return closes > 0; }
+  /// events without the messages and errors.
+  std::vector<std::string> lifecycle() const;
+};
+
+std::string describe_end(std::optional<int> code, std::optional<int> signal);
+
+}  // namespace test
