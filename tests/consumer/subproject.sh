@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds consumer.cpp in a Meson project of its own that takes forkipc as a subproject
+# (dependency('forkipc') through meson.override_dependency), and runs it.
+# Arguments: forkipc's source folder, the folder of this script.
+set -euo pipefail
+source_root=$1
+here=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cp "$here/subproject/meson.build" "$here/consumer.cpp" "$work/"
+mkdir "$work/subprojects"
+# A copy of the sources, without build folders, as a user would vendor or wrap them.
+tar -C "$source_root" --exclude='./build*' --exclude=./.git -cf - . | (mkdir "$work/subprojects/forkipc" && tar -C "$work/subprojects/forkipc" -xf -)
+meson setup "$work/build" "$work" --wrap-mode=nodownload -Dforkipc:tests=false -Dforkipc:examples=false >/dev/null
+ninja -C "$work/build" >/dev/null
+"$work/build/consumer"
