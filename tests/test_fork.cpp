@@ -403,9 +403,15 @@ TEST_CASE("a sync::parent child exits when the parent disconnects") {
 }
 
 TEST_CASE("the child inherits exactly fds 0-3, and gets the channel variables") {
-  // A descriptor without close-on-exec, which a plain fork+exec would leak into the child.
-  const int leaky = ::open("/dev/null", O_RDONLY);
-  REQUIRE(leaky >= 0);
+  // A descriptor without close-on-exec, which a plain fork+exec would leak into the child. It is
+  // put above 10: with stdin closed (as CI may run us), open() would return 0, a legitimate stdin.
+  const int opened = ::open("/dev/null", O_RDONLY);
+  const int leaky = ::fcntl(opened, F_DUPFD, 10);
+  ::close(opened);
+  REQUIRE(leaky >= 10);
+  std::set<int> expected{3};
+  for (int fd : {0, 1, 2})  // the parent's own 0-2 may be closed
+    if (::fcntl(fd, F_GETFD) >= 0) expected.insert(fd);
   boost::asio::io_context io;
   auto child = forkipc::fork(io, helper("probe"));
   recorder seen(*child);
@@ -413,9 +419,6 @@ TEST_CASE("the child inherits exactly fds 0-3, and gets the channel variables") 
   ::close(leaky);
   REQUIRE(seen.messages.size() == 1);
   const json report = seen.messages[0];
-  std::set<int> expected{3};
-  for (int fd : {0, 1, 2})  // the parent's own 0-2 may be closed (CI runs without stdin)
-    if (::fcntl(fd, F_GETFD) >= 0) expected.insert(fd);
   CHECK(report["fds"].get<std::set<int>>() == expected);
   CHECK(report["env"]["NODE_CHANNEL_FD"] == "3");
   CHECK(report["env"]["NODE_CHANNEL_SERIALIZATION_MODE"] == "json");
