@@ -23,6 +23,12 @@ class forkipc_category final : public std::error_category {
         return "serialization not supported by forkipc";
       case errc::truncated_message:
         return "the channel ended in the middle of a message";
+      case errc::request_failed:
+        return "the worker failed to handle the request";
+      case errc::worker_exited:
+        return "the worker ended before it answered";
+      case errc::pool_closed:
+        return "the pool is closed";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

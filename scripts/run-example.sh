@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the echo example: a parent that forks a child and
-# trades messages with it.
+# Installs what is missing, builds, and starts the sum server on port 3000 (arguments go to
+# sum_server: --mode per-request, --workers N, --port P, --timeout MS). Try:
+#   curl localhost:3000/sum      ->  sumRes is 4999950000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
-exec build/examples/echo/echo_parent "$@"
+exec build/examples/sum_server/sum_server "$@"

@@ -33,11 +33,11 @@ std::vector<int> open_fds() {
   return fds;
 }
 
-std::vector<int> child_pids() {
+std::vector<int> child_pids(int parent) {
   std::vector<int> children;
   DIR* proc = ::opendir("/proc");
   REQUIRE(proc != nullptr);
-  const std::string self = std::to_string(::getpid());
+  const std::string self = std::to_string(parent != 0 ? parent : ::getpid());
   while (const dirent* entry = ::readdir(proc)) {
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
     std::ifstream status(std::string("/proc/") + entry->d_name + "/status");

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace test {
@@ -41,8 +42,23 @@ bool run_to_end(boost::asio::io_context& io, std::chrono::steady_clock::duration
 /// The descriptors this process has open.
 std::vector<int> open_fds();
 
-/// The pids of this process's children, zombies included.
-std::vector<int> child_pids();
+/// The pids of the children of parent (by default, this process), zombies included.
+std::vector<int> child_pids(int parent = 0);
+
+/// Polls condition every few milliseconds until it holds; fails the test after timeout. For
+/// states that no event announces (another process's children, say). what names the state in
+/// the failure.
+template <class Condition>
+bool eventually(const char* what, Condition condition, std::chrono::steady_clock::duration timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool ok = condition();  // judged once per look: the state may change between two looks
+  while (!ok && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ok = condition();
+  }
+  CHECK_MESSAGE(ok, "this did not come to hold: " << std::string(what));
+  return ok;
+}
 
 /// Everything a child_process emits, in order, as short strings: "spawn", "message",
 /// "disconnect", "exit 0", "exit SIG15", "close 0", "error: ..." (stdout and stderr apart).

@@ -17,6 +17,9 @@ enum class errc {
   unencodable_message,        ///< a message to send cannot be encoded (e.g. invalid UTF-8)
   unsupported_serialization,  ///< the peer asked for a serialization forkipc does not speak
   truncated_message,          ///< the channel ended in the middle of a message
+  request_failed,             ///< a pool worker's handler failed on the request
+  worker_exited,              ///< a pool worker ended before it answered
+  pool_closed,                ///< the pool was closed before the request
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".

@@ -9,6 +9,7 @@
 #include <forkipc/fork_options.hpp>
 #include <forkipc/json.hpp>
 #include <forkipc/parent_process.hpp>
+#include <forkipc/pool.hpp>
 #include <forkipc/serialization.hpp>
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>

@@ -1,0 +1,300 @@
+// examples/sum_server over real HTTP: the server runs as it would for a user, and a Beast
+// client talks to it on the port it prints.
+#include "support.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <regex>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string sum_server = FORKIPC_EXAMPLES "/sum_server/sum_server";
+const std::string default_answer = "sumRes is 4999950000";
+
+struct reply {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::string allow;
+};
+
+// A connection to the server: requests on it are kept alive.
+class client {
+ public:
+  explicit client(unsigned short port) : stream_(io_) {
+    stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream_.expires_never();
+  }
+
+  reply get(const std::string& target, http::verb method = http::verb::get) {
+    http::request<http::string_body> request(method, target, 11);
+    request.set(http::field::host, "localhost");
+    request.keep_alive(true);
+    http::write(stream_, request);
+    return read();
+  }
+
+  // Bytes that are not HTTP; the answer the server gives them.
+  reply raw(const std::string& bytes) {
+    asio::write(stream_, asio::buffer(bytes));
+    return read();
+  }
+
+ private:
+  reply read() {
+    http::response<http::string_body> response;
+    http::read(stream_, buffer_, response);
+    return {response.result_int(), response.body(), std::string(response[http::field::content_type]),
+            std::string(response[http::field::allow])};
+  }
+
+  asio::io_context io_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+reply get(unsigned short port, const std::string& target) { return client(port).get(target); }
+
+// A server started as a user would, with its output read for the port it prints: sum_server
+// with args after --port 0, or another program as options say.
+class server {
+ public:
+  explicit server(std::vector<std::string> args) : server(sum_server, prefixed({"--port", "0"}, args), {}) {}
+
+  server(const std::string& program, std::vector<std::string> args, forkipc::fork_options options) {
+    options.silent = true;
+    process_ = forkipc::fork(io_, program, args, options);
+    process_->on("stdout", [this](std::string_view data) { out_ += data; });
+    process_->on("stderr", [this](std::string_view data) { err_ += data; });
+    process_->on("exit", [this](std::optional<int> code, std::optional<int> signal) { end_ = {code, signal}; });
+    static const std::regex listening("server running at port (\\d+)\n");
+    std::smatch match;
+    test::run_until(io_, [&] { return std::regex_search(out_, match, listening) || end_; });
+    REQUIRE_MESSAGE(!end_, "sum_server ended: " << err_);
+    port_ = static_cast<unsigned short>(std::stoi(match[1]));
+  }
+
+  static std::vector<std::string> prefixed(std::vector<std::string> first, const std::vector<std::string>& then) {
+    first.insert(first.end(), then.begin(), then.end());
+    return first;
+  }
+
+  ~server() {
+    if (end_) return;
+    // A test that failed midway: kill it, and reap the children it orphans onto us.
+    process_->kill(SIGKILL);
+    test::run_to_end(io_);
+    test::eventually("the orphans are reaped", [] {
+      for (int pid : test::child_pids()) ::waitpid(pid, nullptr, WNOHANG);
+      return test::child_pids().empty();
+    });
+  }
+
+  unsigned short port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
+  std::vector<int> children() const { return test::child_pids(process_->pid()); }
+
+  // SIGTERM, then the exit code once it has ended.
+  std::optional<int> terminate() {
+    process_->kill(SIGTERM);
+    test::run_until(io_, [&] { return end_.has_value(); });
+    INFO("stderr: " << err_);
+    CHECK_FALSE(end_->second);
+    return end_->first;
+  }
+
+ private:
+  asio::io_context io_;
+  std::shared_ptr<forkipc::child_process> process_;
+  std::string out_, err_;
+  std::optional<std::pair<std::optional<int>, std::optional<int>>> end_;
+  unsigned short port_ = 0;
+};
+
+// Children a dead server left behind are reparented to us, where they can be counted.
+const bool subreaper = ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+
+}  // namespace
+
+TEST_CASE("GET /sum answers sumRes is 4999950000, in both modes, on a kept-alive connection") {
+  REQUIRE(subreaper);
+  for (const char* mode : {"pool", "per-request"}) {
+    CAPTURE(mode);
+    server s({"--mode", mode});
+    client c(s.port());
+    for (int i = 0; i < 3; ++i) {
+      const reply r = c.get("/sum");
+      CHECK(r.status == 200);
+      CHECK(r.body == default_answer);
+      CHECK(r.content_type == "text/plain; charset=utf-8");
+    }
+    CHECK(s.terminate() == 0);
+  }
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("?n= sums 0..n-1 for 0 <= n <= 10^9; anything else is a 400 that says why") {
+  server s({"--workers", "2"});
+  client c(s.port());
+  const std::vector<std::pair<std::string, std::string>> sums{
+      {"0", "sumRes is 0"}, {"1", "sumRes is 0"}, {"2", "sumRes is 1"}, {"100000", default_answer},
+      {"0100", "sumRes is 4950"}, {"1000000000", "sumRes is 499999999500000000"}};
+  for (const auto& [n, expected] : sums) {
+    CAPTURE(n);
+    const reply r = c.get("/sum?n=" + n);
+    CHECK(r.status == 200);
+    CHECK(r.body == expected);
+  }
+  for (const std::string bad : {"-1", "abc", "1000000001", "", "1.5", "99999999999999999999999", "1e3", "%201"}) {
+    CAPTURE(bad);
+    const reply r = c.get("/sum?n=" + bad);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("n must be a whole number from 0 to 1000000000") != std::string::npos);
+  }
+  const reply other_parameter = c.get("/sum?x=1");
+  CHECK(other_parameter.status == 400);
+  CHECK(other_parameter.body.find("the only parameter of /sum is n") != std::string::npos);
+  CHECK(c.get("/sum?").body == default_answer);
+  CHECK(c.get("/other").status == 404);
+  CHECK(c.get("/").status == 404);
+  const reply post = c.get("/sum", http::verb::post);
+  CHECK(post.status == 405);
+  CHECK(post.allow == "GET");
+  // A malformed request gets a 400, and the server goes on.
+  CHECK(client(s.port()).raw("NOT HTTP AT ALL\r\n\r\n").status == 400);
+  CHECK(client(s.port()).raw("GET /sum HTTP/1.1\r\nContent-Length: x\r\n\r\n").status == 400);
+  CHECK(get(s.port(), "/sum").body == default_answer);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("per-request mode: 200 requests leave no child process behind") {
+  server s({"--mode", "per-request"});
+  std::atomic<int> ok = 0;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      try {
+        client c(s.port());
+        for (int i = 0; i < 50; ++i) ok += c.get("/sum").body == default_answer;
+      } catch (const std::exception& e) {
+        MESSAGE("the connection failed: " << e.what());
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == 200);
+  // Each child exits once disconnected after its answer; none may stay.
+  test::eventually("the server has no child", [&] { return s.children().empty(); });
+  CHECK(s.terminate() == 0);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("pool mode: SIGKILLed workers are replaced, and requests keep succeeding") {
+  server s({"--workers", "2"});
+  REQUIRE(get(s.port(), "/sum").body == default_answer);
+  test::eventually("2 workers", [&] { return s.children().size() == 2; });
+  std::atomic<bool> stop = false;
+  std::atomic<int> ok = 0, failed = 0;
+  std::thread load([&] {
+    try {
+      client c(s.port());
+      while (!stop) (c.get("/sum").body == default_answer ? ok : failed)++;
+    } catch (const std::exception& e) {
+      MESSAGE("the connection failed: " << e.what());
+      failed += 1000;
+    }
+  });
+  test::eventually("20 answers", [&] { return ok > 20; });
+  for (int round = 0; round < 3; ++round) {  // kill every worker there is, three times over
+    for (int pid : s.children()) ::kill(pid, SIGKILL);
+    test::eventually("2 workers again", [&] { return s.children().size() == 2; });
+  }
+  const int ok_before = ok;
+  test::eventually("20 more answers", [&] { return ok > ok_before + 20; });  // and requests succeed after
+  stop = true;
+  load.join();
+  CHECK(failed < 10);  // only requests in flight at a kill may fail (with a 500)
+  CHECK(get(s.port(), "/sum").body == default_answer);
+  CHECK(s.terminate() == 0);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("a crashed child gives 500, a slow one 504, in both modes") {
+  const std::string odd = test::helper("odd_sum_child");
+  for (const char* mode : {"pool", "per-request"}) {
+    CAPTURE(mode);
+    server s({"--mode", mode, "--workers", "1", "--child", odd, "--timeout", "300"});
+    client c(s.port());
+    const reply crashed = c.get("/sum?n=1");
+    CHECK(crashed.status == 500);
+    const reply slow = c.get("/sum?n=2");
+    CHECK(slow.status == 504);
+    CHECK(c.get("/sum?n=10").body == "sumRes is 45");  // and it goes on
+    CHECK(s.terminate() == 0);
+  }
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("SIGTERM finishes the request in flight, lets the children exit, and exits 0") {
+  const std::string odd = test::helper("odd_sum_child");
+  const auto mark = std::filesystem::temp_directory_path() / ("forkipc-mark-" + std::to_string(::getpid()));
+  ::setenv("ODD_SUM_CHILD_MARK", mark.c_str(), 1);  // the server's children inherit it
+  for (const char* mode : {"pool", "per-request"}) {
+    CAPTURE(mode);
+    std::filesystem::remove(mark);
+    server s({"--mode", mode, "--child", odd});
+    std::optional<reply> slow;
+    std::thread request([&] {
+      try {
+        slow = get(s.port(), "/sum?n=3");  // the child answers it after 500 ms
+      } catch (const std::exception& e) {
+        MESSAGE("the request failed: " << e.what());
+      }
+    });
+    test::eventually("the request reached the child", [&] { return std::filesystem::exists(mark); });  // it is in the child now
+    CHECK(s.terminate() == 0);
+    request.join();
+    REQUIRE(slow);
+    CHECK(slow->status == 200);
+    CHECK(slow->body == "sumRes is 3");
+  }
+  ::unsetenv("ODD_SUM_CHILD_MARK");
+  std::filesystem::remove(mark);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("bad command lines are refused with a reason") {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--mode", "fast"},
+                                             {"--port", "http"}, {"--workers"}, {"--bogus", "1"}}) {
+    forkipc::sync::child bad(sum_server, args, {.silent = true});
+    CHECK(bad.wait() == std::pair<std::optional<int>, std::optional<int>>{2, std::nullopt});
+  }
+}
+
+TEST_CASE("the seed's own Node server, pointed at sum_child through execPath, answers") {
+  std::map<std::string, std::string> env{{"PORT", "0"}, {"SUM_CHILD", FORKIPC_EXAMPLES "/sum_server/sum_child"}};
+  if (const char* path = std::getenv("PATH")) env["PATH"] = path;
+  server seed(FORKIPC_SOURCE_EXAMPLES "/sum_server/seed/main.js", {}, {.env = env, .exec_path = "node"});
+  const reply r = get(seed.port(), "/sum");
+  CHECK(r.status == 200);
+  CHECK(r.body == default_answer);
+  // The seed's defect, which sum_server does not have: its child is still running.
+  CHECK(test::child_pids(seed.pid()).size() == 1);
+  // ~server kills the seed and reaps the orphans; the children exit as their channel closes.
+}
