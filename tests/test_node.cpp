@@ -1,4 +1,6 @@
-// Interoperability with the real Node.js: a C++ parent drives Node children (tests/scripts/*.js).
+// Interoperability with the real Node.js, both ways. A C++ parent drives Node children
+// (tests/scripts/*.js); Node parents (parent_of_cpp.js, advanced_parent.js) drive the C++ child
+// tests/helpers/interop_child and report what Node saw to this test over their own channel.
 #include "support.hpp"
 
 #include <cfloat>
@@ -78,6 +80,18 @@ std::map<std::string, json> what_cpp_receives_from_node() {
       {"array", {1, "two", nullptr, 3.5, {true}}},
       {"object", {{"a", 1}, {"b", {{"c", {1, 2, 3}}}}, {"中", "文"}}},
   };
+}
+
+// Runs a Node parent script of tests/scripts/ under forkipc and returns the one report it sends.
+json node_parent_report(const std::string& script, std::vector<std::string> args) {
+  boost::asio::io_context io;
+  auto node = forkipc::fork(io, test::script(script), std::move(args), with_node);
+  recorder seen(*node);
+  test::run_to_end(io);
+  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+  REQUIRE(seen.messages.size() == 1);
+  REQUIRE_MESSAGE(!seen.messages[0].contains("timed_out"), seen.messages[0].dump().substr(0, 2000));
+  return seen.messages[0];
 }
 
 }  // namespace
@@ -233,4 +247,61 @@ TEST_CASE("C++ parent, Node child: the seed's child.js sums 0..99999 to 49999500
   child->disconnect();
   test::run_to_end(io);
   CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+}
+
+TEST_CASE("Node parent, C++ child: every value comes back, and the child leaves Node's events in Node's order") {
+  // "fork": fork(api, [], {execPath}), the channel on fd 3; "spawn": spawn(program, [api],
+  // {stdio: [0, 1, 2, "pipe", "ipc"]}), the channel on fd 4.
+  for (const std::string how : {"fork", "spawn"}) {
+    for (const std::string api : {"async", "sync"}) {
+      // "parent": Node calls child.disconnect(); "child": the C++ child disconnects.
+      for (const std::string ender : {"parent", "child"}) {
+        CAPTURE(how);
+        CAPTURE(api);
+        CAPTURE(ender);
+        const json report =
+            node_parent_report("parent_of_cpp.js", {how, test::helper("interop_child"), api, ender});
+        CHECK(report["mismatches"] == json::array());
+        CHECK(report["answers"] == report["sent"]);
+        CHECK(report["sent"] == what_cpp_receives_from_node().size());
+        // Node never emits "close" after its own disconnect(), whatever the child (#19433).
+        std::vector<std::string> events{"spawn", "disconnect", "exit 0 null"};
+        if (ender == "child") events.push_back("close 0 null");
+        CHECK(report["events"] == events);
+
+        // What taking the channel left behind, in the child and in its own child.
+        const json& hello = report["hello"];
+        const std::string fd = how == "fork" ? "3" : "4";
+        CHECK(hello["before"] == json{{"NODE_CHANNEL_FD", fd}, {"NODE_CHANNEL_SERIALIZATION_MODE", "json"}});
+        const json unset{{"NODE_CHANNEL_FD", nullptr}, {"NODE_CHANNEL_SERIALIZATION_MODE", nullptr}};
+        CHECK(hello["after"] == unset);
+        CHECK(hello["cloexec"] == true);
+        CHECK(hello["grandchild"]["env"] == unset);
+        const auto grandchild_fds = hello["grandchild"]["fds"].get<std::set<int>>();
+        CHECK(grandchild_fds.count(std::stoi(fd)) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("Node parent, C++ child: 'advanced' serialization is refused at once, with the reason") {
+  for (const std::string how : {"fork", "spawn"}) {
+    for (const std::string api : {"async", "sync"}) {
+      CAPTURE(how);
+      CAPTURE(api);
+      // The Node parent never disconnects: the child ends only because it refused the channel.
+      const json report = node_parent_report("advanced_parent.js", {how, test::helper("interop_child"), api});
+      std::vector<std::string> events;
+      for (const auto& e : report["events"])  // a send may meet the closed channel: Node's EPIPE
+        if (e.get<std::string>().rfind("error", 0) != 0) events.push_back(e);
+      CHECK(events == std::vector<std::string>{"spawn", "disconnect", "exit 1 null", "close 1 null"});
+      CHECK(report["messages"] == json::array());
+      const std::string err = report["stderr"];
+      CAPTURE(err);
+      CHECK(err.rfind("interop_child: the parent asked for Node's \"advanced\" serialization", 0) == 0);
+      CHECK(err.find("forkipc does not speak") != std::string::npos);
+      CHECK(std::count(err.begin(), err.end(), '\n') == 1);  // that alone: no misread message
+      CHECK(report["ms"].get<int>() < 10000);
+    }
+  }
 }
