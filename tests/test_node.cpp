@@ -101,13 +101,6 @@ TEST_CASE("C++ parent, Node child: values make the round trip, as far as JavaScr
   // without a fraction, so some change value or kind.
   std::string mebibyte;
   while (mebibyte.size() < (1u << 20)) mebibyte += "ascii, é, 中文, \xF0\x9F\x98\x80, \u2028; ";
-  json nested = json::array();
-  json* inner = &nested;
-  for (int depth = 0; depth < 100; ++depth) {
-    inner->push_back(json::object({{"depth", depth}}));
-    (*inner)[0]["next"] = json::array();
-    inner = &(*inner)[0]["next"];
-  }
   const std::vector<std::pair<json, json>> trips{
       {nullptr, nullptr},
       {true, true},
@@ -143,7 +136,6 @@ TEST_CASE("C++ parent, Node child: values make the round trip, as far as JavaScr
        json::array({1, "two", nullptr, 3.5, json::array({true})})},
       {json{{"b", 1}, {"a", json{{"c", "d"}}}}, json{{"a", json{{"c", "d"}}}, {"b", 1}}},
       {json{{"cmd", "NODE_"}}, json{{"cmd", "NODE_"}}},  // not one of Node's internal messages
-      {nested, nested},
   };
   boost::asio::io_context io;
   auto child = forkipc::fork(io, test::script("echo.js"), {}, with_node);
@@ -249,7 +241,7 @@ TEST_CASE("C++ parent, Node child: the seed's child.js sums 0..99999 to 49999500
   CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
 }
 
-TEST_CASE("Node parent, C++ child: every value comes back, and the child leaves Node's events in Node's order") {
+TEST_CASE("Node parent, C++ child: every value comes back, Node sees its usual events, and the channel leaves no trace") {
   // "fork": fork(api, [], {execPath}), the channel on fd 3; "spawn": spawn(program, [api],
   // {stdio: [0, 1, 2, "pipe", "ipc"]}), the channel on fd 4.
   for (const std::string how : {"fork", "spawn"}) {
