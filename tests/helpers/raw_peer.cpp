@@ -23,9 +23,9 @@ int main(int argc, char** argv) {
   write_all("{\"n\":1}\n");
   write_all("{\"n\":2\n");  // malformed
   write_all("\n");          // empty
-  write_all("{\"n\":3}\n");
-  // Over-long, in pieces, as a stream would bring it.
-  write_all("{\"s\":\"");
+  // Over-long, in pieces, as a stream would bring it. Its start goes out with {"n":3}: a parent
+  // that has {"n":3} holds part of the long line too, so killing the child then cuts it off.
+  write_all("{\"n\":3}\n{\"s\":\"");
   const std::string piece(64 * 1024, 'x');
   for (std::size_t sent = 0; sent < long_size; sent += piece.size()) write_all(piece);
   write_all("\"}\n");
