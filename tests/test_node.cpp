@@ -229,7 +229,7 @@ TEST_CASE("C++ parent, Node child: an uncaught exception ends it with code 1, th
 
 TEST_CASE("C++ parent, Node child: the seed's child.js sums 0..99999 to 4999950000") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, test::script("seed_child.js"), {}, with_node);
+  auto child = forkipc::fork(io, FORKIPC_SOURCE_EXAMPLES "/sum_server/seed/child.js", {}, with_node);
   recorder seen(*child);
   child->send("开始计算");
   test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
