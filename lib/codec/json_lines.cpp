@@ -1,37 +1,14 @@
 #include "codec/json_lines.hpp"
 
+#include "codec/json_text.hpp"
+#include "codec/utf8.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 namespace forkipc::detail {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) length = 2;
-  else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;  // no UTF-16 surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (std::size_t k = 2; k < length; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return length;
-}
 
 // nlohmann's messages read "[json.exception.parse_error.101] parse error at line 1, column 6:
 // syntax error while parsing value - invalid literal; last read: '...'; expected ...". Keep the
@@ -102,18 +79,24 @@ error malformed(std::string_view line, const json::exception& e) {
                                             "): " + excerpt(line));
 }
 
-decoded parse(std::string_view text) {
-  json value = json::parse(text.data(), text.data() + text.size());
+decoded classify(json&& value) {
   if (is_internal_message(value)) return internal_message{std::move(value)};
-  return value;
+  return std::move(value);
+}
+
+decoded parse(std::string_view text) {
+  return classify(json::parse(text.data(), text.data() + text.size()));
 }
 
 decoded decode_line(std::string_view line) {
   if (line.empty() || line == "\r") {
     return error(errc::malformed_message, "received an empty line where a message belongs");
   }
-  // Every nlohmann exception is the peer's fault here, not only parse_error: a number beyond
-  // double's range is out_of_range, for one.
+  json value;
+  if (read_json(line, value)) return classify(std::move(value));
+  // What the fast reader declines goes to nlohmann's parser, for its precise error, and for the
+  // few valid texts the reader leaves to it. Every nlohmann exception is the peer's fault here,
+  // not only parse_error: a number beyond double's range is out_of_range, for one.
   try {
     return parse(line);
   } catch (const json::exception& e) {
@@ -132,13 +115,10 @@ decoded decode_line(std::string_view line) {
 void encode_json_line(const json& message, std::string& out) {
   const std::size_t original_size = out.size();
   try {
-    nlohmann::detail::serializer<json> serializer(nlohmann::detail::output_adapter<char>(out),
-                                                  ' ', json::error_handler_t::strict);
-    serializer.dump(message, /*pretty_print=*/false, /*ensure_ascii=*/false, 0);
-  } catch (const json::type_error& e) {
+    write_json(message, out);
+  } catch (...) {
     out.resize(original_size);
-    throw error(errc::unencodable_message, "cannot encode the message as JSON (" +
-                                               parse_error_reason(e.what()) + ")");
+    throw;
   }
   out.push_back('\n');
 }

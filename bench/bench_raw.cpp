@@ -1,0 +1,208 @@
+// The limit the channel benchmarks are measured against: the same shapes on a bare AF_UNIX
+// socketpair, with no framing and no JSON: bytes in, bytes out. Same command line and output as
+// bench_forkipc. The program is its own child (posix_spawn, channel on fd 3, role in argv[1]).
+#include <sched.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr int channel = 3;
+const std::string small = "{\"n\":12345}\n";  // the same 12 bytes forkipc sends
+
+void report(const std::string& shape, double value, const std::string& unit) {
+  std::printf("{\"shape\":\"%s\",\"unit\":\"%s\",\"value\":%.6g}\n", shape.c_str(), unit.c_str(), value);
+  std::fflush(stdout);
+}
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    check(n > 0, "write");
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// Reads exactly size bytes; false at the end of the stream.
+bool read_all(int fd, char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::read(fd, data, size);
+    if (n == 0) return false;
+    check(n > 0, "read");
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+struct child {
+  pid_t pid;
+  int fd;  // the parent's end
+};
+
+child start(const char* role) {
+  int sv[2];
+  check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, sv[1], channel);
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  check(length > 0, "readlink");
+  self[length] = '\0';
+  char* argv[] = {self, const_cast<char*>(role), nullptr};
+  pid_t pid;
+  check(::posix_spawn(&pid, self, &actions, nullptr, argv, environ) == 0, "posix_spawn");
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+
+void finish(child& c) {
+  ::close(c.fd);
+  ::waitpid(c.pid, nullptr, 0);
+}
+
+void pin_to(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ::sched_setaffinity(pid, sizeof set, &set);
+}
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+int child_main(const std::string& role) {
+  if (role == "echo") {
+    char buffer[12];
+    while (read_all(channel, buffer, sizeof buffer)) write_all(channel, buffer, sizeof buffer);
+  } else if (role == "sink") {  // counts bytes to the end of the stream, then answers the count
+    std::vector<char> buffer(1 << 20);
+    std::uint64_t total = 0;
+    for (ssize_t n; (n = ::read(channel, buffer.data(), buffer.size())) > 0;) total += static_cast<std::uint64_t>(n);
+    write_all(channel, reinterpret_cast<const char*>(&total), sizeof total);
+  } else if (role == "hello") {
+    write_all(channel, small.data(), small.size());
+  }
+  return 0;
+}
+
+void roundtrip(std::size_t count, bool split) {
+  child c = start("echo");
+  if (split) {
+    pin_to(0, 0);
+    pin_to(c.pid, 1);
+  }
+  std::vector<double> latencies;
+  char buffer[12];
+  for (std::size_t i = 0; i < count + count / 10; ++i) {
+    const auto begin = clock_type::now();
+    write_all(c.fd, small.data(), small.size());
+    read_all(c.fd, buffer, sizeof buffer);
+    if (i >= count / 10) latencies.push_back(seconds_since(begin) * 1e6);
+  }
+  finish(c);
+  const std::string where = split ? "split CPUs" : "same CPU";
+  report("roundtrip " + where + " median", percentile(latencies, 0.5), "us");
+  report("roundtrip " + where + " p99", percentile(latencies, 0.99), "us");
+}
+
+// Sends count messages of message_size bytes each, in writes of up to 64 KiB (many small
+// messages per write; a large message in as many writes as it takes).
+void one_way(const std::string& shape, std::size_t count, std::size_t message_size, bool per_message) {
+  child c = start("sink");
+  const auto begin = clock_type::now();
+  if (message_size < 65536) {
+    std::string batch;
+    batch.reserve(65536 + message_size);
+    for (std::size_t i = 0; i < count; ++i) {
+      batch.append(small);
+      if (batch.size() >= 65536) {
+        write_all(c.fd, batch.data(), batch.size());
+        batch.clear();
+      }
+    }
+    write_all(c.fd, batch.data(), batch.size());
+  } else {
+    const std::string message(message_size, 'x');
+    for (std::size_t i = 0; i < count; ++i) write_all(c.fd, message.data(), message.size());
+  }
+  ::shutdown(c.fd, SHUT_WR);
+  std::uint64_t received = 0;
+  read_all(c.fd, reinterpret_cast<char*>(&received), sizeof received);
+  const double elapsed = seconds_since(begin);
+  finish(c);
+  if (per_message) {
+    report(shape, static_cast<double>(received / message_size) / elapsed, "msg/s");
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    report(shape + " sender peak RSS", static_cast<double>(usage.ru_maxrss) / 1024.0, "MB");
+  } else {
+    report(shape, static_cast<double>(received) / elapsed / 1e6, "MB/s");
+  }
+}
+
+void spawn(std::size_t count) {
+  std::vector<double> times;
+  char buffer[12];
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto begin = clock_type::now();
+    child c = start("hello");
+    read_all(c.fd, buffer, sizeof buffer);
+    times.push_back(seconds_since(begin) * 1e3);
+    finish(c);
+  }
+  report("fork to first message median", percentile(times, 0.5), "ms");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "echo" || args[0] == "sink" || args[0] == "hello")) return child_main(args[0]);
+  try {
+    const auto number = [&](std::size_t i) { return static_cast<std::size_t>(std::stoull(args.at(i))); };
+    const std::string& shape = args.at(0);
+    if (shape == "roundtrip") {
+      roundtrip(number(1), args.size() > 2 && args[2] == "--split");
+    } else if (shape == "stream") {
+      one_way("stream small", number(1), small.size(), true);
+    } else if (shape == "big") {
+      one_way("stream " + std::to_string(number(2) >> 20) + " MiB strings", number(1), number(2), false);
+    } else if (shape == "spawn") {
+      spawn(number(1));
+    } else {
+      throw std::invalid_argument("unknown shape " + shape);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bench_raw: " << e.what() << "\n";
+    return 2;
+  }
+}

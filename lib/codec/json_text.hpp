@@ -1,0 +1,26 @@
+// JSON text to and from forkipc::json, on the hot path of every message.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <forkipc/json.hpp>
+
+namespace forkipc::detail {
+
+/// Appends value as compact JSON text to out, as JSON.stringify writes it: raw UTF-8 (U+2028
+/// included), the shortest decimal that reads back as the same double (with ".0" when a float
+/// would otherwise read back as an integer), NaN and infinities as null. Throws
+/// error(errc::unencodable_message) for a string that is not valid UTF-8; out may then hold part
+/// of the text (the caller truncates it).
+void write_json(const json& value, std::string& out);
+
+/// Reads text, which must be exactly one JSON value with optional whitespace around it, into
+/// out. Returns false for anything it does not take: invalid JSON, and a few valid texts it
+/// leaves to nlohmann's parser (lone surrogate escapes, numbers beyond double's range, nesting
+/// deeper than 256); out is then unspecified. Valid text it takes reads as nlohmann's parser
+/// reads it: non-negative integers as unsigned, negative ones as signed, integers too large for
+/// 64 bits and numbers with a fraction or exponent as double, the last of duplicate keys.
+bool read_json(std::string_view text, json& out);
+
+}  // namespace forkipc::detail
