@@ -3,7 +3,6 @@
 // bench_forkipc. The program is its own child (posix_spawn, channel on fd 3, role in argv[1]).
 #include <sched.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -90,6 +90,14 @@ void pin_to(pid_t pid, int cpu) {
   ::sched_setaffinity(pid, sizeof set, &set);
 }
 
+// VmHWM, not ru_maxrss, which Linux carries over execve from the process that forked us.
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+  return 0;
+}
+
 double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
@@ -161,9 +169,7 @@ void one_way(const std::string& shape, std::size_t count, std::size_t message_si
   finish(c);
   if (per_message) {
     report(shape, static_cast<double>(received / message_size) / elapsed, "msg/s");
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    report(shape + " sender peak RSS", static_cast<double>(usage.ru_maxrss) / 1024.0, "MB");
+    report(shape + " sender peak RSS", peak_rss_mb(), "MB");
   } else {
     report(shape, static_cast<double>(received) / elapsed / 1e6, "MB/s");
   }

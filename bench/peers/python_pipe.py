@@ -6,7 +6,6 @@ output as bench_forkipc (fork to first message is not measured: the table leaves
 import json
 import multiprocessing as mp
 import os
-import resource
 import sys
 import time
 
@@ -17,17 +16,24 @@ def report(shape, value, unit):
     print(json.dumps({"shape": shape, "value": value, "unit": unit}), flush=True)
 
 
+def peak_rss_mb():
+    """VmHWM: ru_maxrss would count the driver that started us (Linux keeps it across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[int(p * (len(ordered) - 1))]
 
 
 def echo(conn):
-    try:
-        while True:
-            conn.send(conn.recv())
-    except EOFError:
-        pass
+    # None ends it: the forked child holds the parent's end of the pipe too, so no EOF comes.
+    while (m := conn.recv()) is not None:
+        conn.send(m)
 
 
 def sink(conn):
@@ -56,7 +62,7 @@ def roundtrip(count, split):
         ours.recv()
         if i >= count // 10:
             latencies.append((time.perf_counter() - begin) * 1e6)
-    ours.close()
+    ours.send(None)
     child.join()
     where = "split CPUs" if split else "same CPU"
     report(f"roundtrip {where} median", percentile(latencies, 0.5), "us")
@@ -78,7 +84,7 @@ def one_way(count, payload, shape):
         report(shape, result["bytes"] / elapsed / 1e6, "MB/s")
     else:
         report(shape, result["count"] / elapsed, "msg/s")
-        report(shape + " sender peak RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+        report(shape + " sender peak RSS", peak_rss_mb(), "MB")
 
 
 def main():

@@ -1,0 +1,151 @@
+"""Runs the channel benchmarks side by side and prints one table.
+
+Each shape runs for forkipc, the bare-socketpair limit (bench_raw), Node's fork IPC and Python's
+multiprocessing.Pipe, three times each in this one run; the table shows the medians and the
+ratios that ../shared/BENCH.md sets targets for. Absolute figures drift between machines and
+runs; the ratios, measured in the same run, are what count.
+
+    python3 bench/run.py [--build build] [--markdown FILE] [--quick]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(command, timeout=300):
+    """The {shape: value} lines a benchmark program printed."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
+    figures = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            figures[record["shape"]] = (record["value"], record["unit"])
+    return figures
+
+
+def median_of(command, repeats):
+    runs = [run(command) for _ in range(repeats)]
+    return {shape: (statistics.median(r[shape][0] for r in runs), unit) for shape, (_, unit) in runs[0].items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--markdown", help="also write the table, with the machine and date, to this file")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations, one run each (for a smoke test)")
+    parser.add_argument("--extra", action="append", default=[],
+                        help="another program printing {shape, value, unit} lines, run once, its rows added")
+    args = parser.parse_args()
+
+    repeats = 1 if args.quick else 3
+    scale = 10 if args.quick else 1
+    peers = {
+        "forkipc": [os.path.join(args.build, "bench", "bench_forkipc")],
+        "raw": [os.path.join(args.build, "bench", "bench_raw")],
+        "node": ["node", os.path.join(HERE, "peers", "node_ipc.js")],
+        "python": [sys.executable, os.path.join(HERE, "peers", "python_pipe.py")],
+    }
+    same_cpu = ["taskset", "-c", "0"]
+    shapes = [
+        # (arguments, runs on one CPU, peers that take part)
+        (["roundtrip", str(20000 // scale)], True, ["forkipc", "raw", "node", "python"]),
+        (["roundtrip", str(20000 // scale), "--split"], False, ["forkipc", "raw", "node", "python"]),
+        (["stream", str(1000000 // scale)], False, ["forkipc", "raw", "node", "python"]),
+        (["big", str(200 // scale), str(1 << 20)], False, ["forkipc", "raw", "node", "python"]),
+        (["spawn", str(50 // (5 if args.quick else 1))], False, ["forkipc", "raw", "node"]),
+    ]
+
+    results = {}  # shape -> peer -> (value, unit)
+    started = time.time()
+    for shape_args, pinned, taking_part in shapes:
+        for peer in taking_part:
+            command = (same_cpu if pinned else []) + peers[peer] + shape_args
+            print(f"  {peer}: {' '.join(shape_args)}", file=sys.stderr, flush=True)
+            for shape, figure in median_of(command, repeats).items():
+                results.setdefault(shape, {})[peer] = figure
+    for extra in args.extra:
+        print(f"  {extra}", file=sys.stderr, flush=True)
+        for shape, figure in run(extra.split()).items():
+            results.setdefault(shape, {})["forkipc"] = figure
+    elapsed = time.time() - started
+
+    table = render(results)
+    header = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}: "
+              f"{os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}, "
+              f"node {node_version()}, Python {platform.python_version()}; {elapsed:.0f} s")
+    print(header)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(f"Measured {header}.\n\n{table}\n")
+    return 0
+
+
+# The targets of ../shared/BENCH.md: (shape, description, test on the row's figures)
+TARGETS = {
+    "roundtrip same CPU median": ("<= 1.3x raw", lambda f: f["forkipc"] <= 1.3 * f["raw"]),
+    "roundtrip split CPUs median": ("<= 1.15x raw", lambda f: f["forkipc"] <= 1.15 * f["raw"]),
+    "stream small": (">= 2M/s and >= 5x node", lambda f: f["forkipc"] >= 2e6 and f["forkipc"] >= 5 * f["node"]),
+    "stream small sender peak RSS": ("<= 50 MB", lambda f: f["forkipc"] <= 50),
+    "stream 1 MiB strings": (">= 2x node", lambda f: f["forkipc"] >= 2 * f["node"]),
+    "fork to first message median": ("<= 1.3x raw", lambda f: f["forkipc"] <= 1.3 * f["raw"]),
+}
+
+
+def render(results):
+    rows = [["shape", "unit", "forkipc", "raw", "node", "python", "forkipc/raw", "forkipc/node", "target", "met"]]
+    for shape, figures in results.items():
+        unit = next(iter(figures.values()))[1]
+        value = {peer: v for peer, (v, _) in figures.items()}
+        ratio = lambda peer: f"{value['forkipc'] / value[peer]:.2f}" if peer in value and value[peer] else ""
+        target, test = TARGETS.get(shape, ("", None))
+        met = ""
+        if test:
+            try:
+                met = "yes" if test(value) else "NO"
+            except KeyError:
+                met = "?"
+        rows.append([shape, unit] + [fmt(value.get(p)) for p in ("forkipc", "raw", "node", "python")] +
+                    [ratio("raw"), ratio("node"), target, met])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    line = lambda row: "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |"
+    return "\n".join([line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows[1:]])
+
+
+def fmt(value):
+    if value is None:
+        return ""
+    if value >= 100000:
+        return f"{value / 1e6:.2f}M"
+    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def node_version():
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "none"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
