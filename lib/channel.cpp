@@ -18,6 +18,32 @@ channel::channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_
       owner_(owner),
       owner_lifetime_(std::move(owner_lifetime)) {}
 
+// The channel's own callbacks run under a cork; see the class comment.
+class channel::cork {
+ public:
+  explicit cork(channel& c) noexcept
+      : channel_(c), outermost_(c.corked_by_.load() != std::this_thread::get_id()) {
+    if (outermost_) channel_.corked_by_ = std::this_thread::get_id();
+  }
+  ~cork() {
+    if (outermost_) channel_.corked_by_ = std::thread::id();
+  }
+  cork(const cork&) = delete;
+  cork& operator=(const cork&) = delete;
+
+ private:
+  channel& channel_;
+  bool outermost_;
+};
+
+namespace {
+
+constexpr std::size_t read_size = 64 * 1024;
+// Full reads per wake-up before the channel lets other handlers run.
+constexpr int reads_per_turn = 16;
+
+}  // namespace
+
 void channel::start() {
   if (state_ != state::closed) wait_readable();
 }
@@ -25,25 +51,43 @@ void channel::start() {
 void channel::wait_readable() {
   socket_.async_wait(boost::asio::socket_base::wait_read,
                      [this, life = owner_lifetime_.lock()](boost::system::error_code ec) {
-                       if (ec || state_ == state::closed) return;
-                       // A bounded number of reads per wake-up keeps one busy channel from
-                       // starving the rest of the io_context.
-                       read_available(16);
-                       if (state_ != state::closed) wait_readable();
+                       if (!ec && state_ != state::closed) on_readable();
                      });
 }
 
-void channel::read_available(int max_reads) {
+void channel::on_readable() {
+  bool more;
+  {
+    const cork corked(*this);
+    more = read_available(reads_per_turn);
+  }
+  flush_corked();
+  if (state_ == state::closed) return;
+  if (more) {
+    // Asio watches the socket edge-triggered: waiting now could miss bytes already there. Come
+    // back after the handlers queued meanwhile instead.
+    boost::asio::post(io_, [this, life = owner_lifetime_.lock()] {
+      if (state_ != state::closed) on_readable();
+    });
+  } else {
+    wait_readable();
+  }
+}
+
+bool channel::read_available(int max_reads) {
   for (int reads = 0; max_reads == 0 || reads < max_reads; ++reads) {
-    const long got = receive_some(socket_.native_handle(), decoder_);
-    if (got == -EAGAIN) return;
+    const long got = receive_some(socket_.native_handle(), decoder_, read_size);
+    if (got == -EAGAIN) return false;
     if (got <= 0) {  // the end, or ECONNRESET and the like: the peer is gone either way
       end_of_stream();
-      return;
+      return false;
     }
     deliver_decoded();
-    if (state_ == state::closed) return;  // a listener disconnected and nothing was queued
+    if (state_ == state::closed) return false;  // a listener disconnected and nothing was queued
+    // A short read emptied the socket: new bytes will raise a new edge. No need to ask again.
+    if (static_cast<std::size_t>(got) < read_size) return false;
   }
+  return true;
 }
 
 void channel::deliver_decoded() {
@@ -95,7 +139,10 @@ void channel::disconnect() {
 
 void channel::drain_and_close() {
   if (state_ == state::closed) return;
-  read_available(0);
+  {
+    const cork corked(*this);
+    read_available(0);
+  }
   if (state_ != state::closed) end_of_stream();
 }
 
@@ -107,13 +154,8 @@ bool channel::send(const json& message, std::function<void(std::error_code)> on_
     if (state_ == state::open && !write_failed_) {
       accepted = true;
       queue_.push([&](std::string& out) { encode_json_line(message, out); }, std::move(on_sent));
-      if (!write_scheduled_) {
-        if (!io_.get_executor().running_in_this_thread()) write_locked(outcome);
-        if (!queue_.empty()) {
-          write_scheduled_ = true;
-          boost::asio::post(io_, [this, life = owner_lifetime_.lock()] { on_writable(); });
-        }
-      }
+      const bool corked = corked_by_.load() == std::this_thread::get_id();
+      if (!write_scheduled_ && !corked) write_or_wait_locked(outcome);
       below_high_water = !write_failed_ && queue_.size() < high_water_mark;
     }
   }
@@ -130,23 +172,37 @@ bool channel::send(const json& message, std::function<void(std::error_code)> on_
 
 void channel::on_writable() {
   settled outcome;
-  bool close = false;
   {
     std::lock_guard lock(mutex_);
     if (state_ == state::closed) return;
-    write_locked(outcome);
-    if (!queue_.empty()) {
-      socket_.async_wait(boost::asio::socket_base::wait_write,
-                         [this, life = owner_lifetime_.lock()](boost::system::error_code ec) {
-                           if (!ec) on_writable();
-                         });
-    } else {
-      write_scheduled_ = false;
-      close = state_ == state::closing;
-    }
+    write_scheduled_ = false;
+    write_or_wait_locked(outcome);
   }
-  tell(outcome, true);
-  if (close) close_now();
+  {
+    const cork corked(*this);
+    tell(outcome, true);
+  }
+  flush_corked();
+}
+
+void channel::flush_corked() {
+  for (;;) {
+    settled outcome;
+    bool close = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ == state::closed) return;
+      if (!write_scheduled_) write_or_wait_locked(outcome);
+      close = state_ == state::closing && queue_.empty();
+    }
+    const bool completed = !outcome.written.empty() || !outcome.failed.empty();
+    {
+      const cork corked(*this);  // what the callbacks send goes in the next round
+      tell(outcome, true);
+    }
+    if (close) return close_now();
+    if (!completed) return;
+  }
 }
 
 void channel::write_locked(settled& outcome) {
@@ -155,6 +211,20 @@ void channel::write_locked(settled& outcome) {
   if (result == 0 || result == EAGAIN) return;
   write_failed_ = true;
   drop_queue_locked(outcome);
+}
+
+void channel::write_or_wait_locked(settled& outcome) {
+  write_locked(outcome);
+  if (queue_.empty() || write_failed_) return;
+  write_scheduled_ = true;
+  const auto resume = [this, life = owner_lifetime_.lock()](boost::system::error_code ec = {}) {
+    if (!ec) on_writable();
+  };
+  if (io_.get_executor().running_in_this_thread()) {
+    socket_.async_wait(boost::asio::socket_base::wait_write, resume);
+  } else {
+    boost::asio::post(io_, resume);  // the socket's operations belong to the loop's thread
+  }
 }
 
 void channel::drop_queue_locked(settled& outcome) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <thread>
 
 #include <forkipc/detail/asio.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -35,10 +36,11 @@ class channel_owner {
 
 /// The transport both child_process and parent_process hold. Reading: readiness from the
 /// io_context, then recv() straight into the decoder's buffer until the socket is empty. Writing:
-/// send() from any thread appends to a queue under a mutex; off the io_context's thread it writes
-/// at once when nothing is queued (so a child that never runs its loop still gets its messages
-/// out), on it the write is deferred until the current handler returns, so that a burst of sends
-/// leaves in one sendmsg.
+/// send() from any thread appends to a queue under a mutex and, when nothing was queued, writes
+/// at once (so a child that never runs its loop still gets its messages out). While the channel
+/// runs its own callbacks (delivering messages, completing writes), sends from that thread only
+/// queue, and leave together in one sendmsg when the callbacks return: a burst of replies costs
+/// one system call, and a single reply no detour through the io_context's queue.
 class channel {
  public:
   /// Above this many unwritten bytes send() returns false (Node's figure).
@@ -75,9 +77,14 @@ class channel {
   enum class state { open, closing, closed };
   using callback = write_queue::callback;
 
+  // Sends from the thread that holds a cork only queue; the outermost cork's holder flushes.
+  class cork;
+
   void wait_readable();
-  // Reads at most max_reads times, or until the socket is empty (0: no limit).
-  void read_available(int max_reads);
+  void on_readable();
+  // Reads until the socket is empty, or max_reads full reads (0: no limit); true in the latter
+  // case, when data may be left.
+  bool read_available(int max_reads);
   void deliver_decoded();
   void end_of_stream();
   void close_now();
@@ -90,6 +97,11 @@ class channel {
   };
   // With mutex_ held: writes what the socket takes; a failure drops the rest of the queue.
   void write_locked(settled& outcome);
+  // With mutex_ held: writes, and waits for the socket to take the rest, if any.
+  void write_or_wait_locked(settled& outcome);
+  // After the channel's own callbacks: writes what they sent, runs the callbacks that completes,
+  // and closes a disconnecting channel whose queue is written.
+  void flush_corked();
   // With mutex_ held: drops what is queued.
   void drop_queue_locked(settled& outcome);
   // Runs the callbacks and reports the dropped bytes: at once when called from a handler of the
@@ -109,6 +121,7 @@ class channel {
   write_queue queue_;
   bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
   bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent
+  std::atomic<std::thread::id> corked_by_{};  // the thread running this channel's callbacks
 };
 
 }  // namespace forkipc::detail

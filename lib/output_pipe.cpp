@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include <boost/asio/post.hpp>
+
 namespace forkipc::detail {
 namespace {
 
@@ -24,26 +26,39 @@ void output_pipe::start() { wait_readable(); }
 void output_pipe::wait_readable() {
   pipe_.async_wait(boost::asio::posix::descriptor_base::wait_read,
                    [this, life = owner_lifetime_.lock()](boost::system::error_code ec) {
-                     if (ec || !pipe_.is_open()) return;
-                     read_available(16);
-                     if (pipe_.is_open()) wait_readable();
+                     if (!ec && pipe_.is_open()) on_readable();
                    });
 }
 
-void output_pipe::read_available(int max_reads) {
+void output_pipe::on_readable() {
+  const bool more = read_available(16);
+  if (!pipe_.is_open()) return;
+  if (more) {
+    // Asio watches the pipe edge-triggered: waiting now could miss bytes already there.
+    boost::asio::post(pipe_.get_executor(), [this, life = owner_lifetime_.lock()] {
+      if (pipe_.is_open()) on_readable();
+    });
+  } else {
+    wait_readable();
+  }
+}
+
+bool output_pipe::read_available(int max_reads) {
   for (int reads = 0; max_reads == 0 || reads < max_reads; ++reads) {
     const ssize_t got = ::read(pipe_.native_handle(), buffer_.get(), buffer_size);
     if (got > 0) {
       on_data_({buffer_.get(), static_cast<std::size_t>(got)});
+      if (static_cast<std::size_t>(got) < buffer_size) return false;  // emptied it
     } else if (got < 0 && errno == EINTR) {
-      continue;
+      --reads;
     } else {
-      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
       boost::system::error_code ignored;
       pipe_.close(ignored);  // the end, or a read error: nothing more will come
-      return;
+      return false;
     }
   }
+  return true;
 }
 
 void output_pipe::drain_and_close() {

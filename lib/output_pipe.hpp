@@ -26,8 +26,10 @@ class output_pipe {
 
  private:
   void wait_readable();
-  // Reads at most max_reads times, or until the pipe is empty (0: no limit).
-  void read_available(int max_reads);
+  void on_readable();
+  // Reads until the pipe is empty, or max_reads full reads (0: no limit); true in the latter
+  // case, when data may be left.
+  bool read_available(int max_reads);
 
   boost::asio::posix::stream_descriptor pipe_;
   std::function<void(std::string_view)> on_data_;

@@ -24,7 +24,7 @@ int send_queued(int fd, write_queue& queue, std::vector<write_queue::callback>& 
 }
 
 long receive_some(int fd, json_line_decoder& decoder, std::size_t read_size) {
-  const auto space = decoder.prepare(read_size);
+  const auto space = decoder.prepare(read_size).first(read_size);
   for (;;) {
     const ssize_t got = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
     if (got >= 0) {

@@ -17,8 +17,9 @@ namespace forkipc::detail {
 /// (EPIPE, ECONNRESET: the peer is gone).
 int send_queued(int fd, write_queue& queue, std::vector<write_queue::callback>& completed);
 
-/// One non-blocking read of up to read_size bytes into decoder. Returns the byte count, 0 at the
-/// end of the stream, or -errno (-EAGAIN when nothing is there yet).
+/// One non-blocking read of up to read_size bytes into decoder. Returns the byte count (less
+/// than read_size when the socket had no more), 0 at the end of the stream, or -errno (-EAGAIN
+/// when nothing is there yet).
 long receive_some(int fd, json_line_decoder& decoder, std::size_t read_size = 64 * 1024);
 
 }  // namespace forkipc::detail
