@@ -9,12 +9,12 @@
 
 namespace forkipc::detail {
 
-blocking_channel::blocking_channel(unique_fd socket, std::size_t max_message_size)
-    : socket_(std::move(socket)), decoder_(max_message_size) {}
+blocking_channel::blocking_channel(unique_fd socket, const channel_settings& settings)
+    : socket_(std::move(socket)), codec_(settings) {}
 
 void blocking_channel::send(const json& message) {
   if (!socket_) throw error(errc::channel_closed, "cannot send a message");
-  queue_.push([&](std::string& out) { encode_json_line(message, out); }, {});
+  codec_.push(queue_, message, {}, {});
   std::vector<write_queue::callback> none;
   for (;;) {
     const int result = send_queued(socket_.get(), queue_, none);
@@ -30,17 +30,28 @@ void blocking_channel::send(const json& message) {
 
 std::optional<json> blocking_channel::receive(const deadline& until) {
   for (;;) {
-    while (auto decoded = decoder_.next()) {
-      if (auto* message = std::get_if<json>(&*decoded)) return std::move(*message);
-      if (auto* problem = std::get_if<error>(&*decoded)) throw std::move(*problem);
-      // internal messages: none needs an answer yet
+    const json* answer = nullptr;
+    while (auto event = codec_.next(answer)) {
+      if (answer != nullptr && !at_end_) {
+        try {
+          send(*answer);
+        } catch (const error&) {
+          // the peer is gone: the next read says so
+        }
+      }
+      if (auto* in = std::get_if<incoming>(&*event)) return std::move(in->message);
+      if (auto* problem = std::get_if<error>(&*event)) {
+        if (codec_.broken()) close();
+        throw std::move(*problem);
+      }
+      // other internal messages: none needs an answer
     }
     if (at_end_) return std::nullopt;
     if (!wait_readable(socket_.get(), until)) return std::nullopt;
-    const long got = receive_some(socket_.get(), decoder_);
+    const long got = codec_.receive(socket_.get());
     if (got > 0 || got == -EAGAIN) continue;
     at_end_ = true;  // the end, or ECONNRESET and the like: the peer is gone either way
-    if (auto truncated = decoder_.finish()) throw std::move(*truncated);
+    if (auto truncated = codec_.finish()) throw std::move(*truncated);
   }
 }
 

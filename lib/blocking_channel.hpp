@@ -6,7 +6,7 @@
 
 #include <forkipc/json.hpp>
 
-#include "codec/json_lines.hpp"
+#include "channel_codec.hpp"
 #include "poll.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
@@ -15,7 +15,7 @@ namespace forkipc::detail {
 
 class blocking_channel {
  public:
-  blocking_channel(unique_fd socket, std::size_t max_message_size);
+  blocking_channel(unique_fd socket, const channel_settings& settings);
 
   /// Returns once message is written. Throws error(errc::channel_closed) when the channel is
   /// closed or the peer is gone, error(errc::unencodable_message) for a message that cannot be
@@ -23,7 +23,8 @@ class blocking_channel {
   void send(const json& message);
 
   /// The next message; nullopt at the end of the channel or when until passes. Throws the
-  /// decoder's error for a bad line; the next call goes on after it.
+  /// decoder's error for a bad message; the next call goes on after it. A handle the peer
+  /// passes is acknowledged and closed: the blocking API does not take handles.
   std::optional<json> receive(const deadline& until);
 
   /// true once the peer closed the channel or close() was called.
@@ -33,7 +34,7 @@ class blocking_channel {
 
  private:
   unique_fd socket_;
-  json_line_decoder decoder_;
+  channel_codec codec_;
   write_queue queue_;  // holds one message at a time, and keeps its storage for the next
   bool at_end_ = false;
 };

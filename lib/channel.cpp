@@ -10,13 +10,13 @@
 
 namespace forkipc::detail {
 
-channel::channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_message_size,
+channel::channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
                  channel_owner& owner, std::weak_ptr<void> owner_lifetime)
     : io_(io),
       socket_(io, boost::asio::local::stream_protocol(), socket.release()),
-      decoder_(max_message_size),
       owner_(owner),
-      owner_lifetime_(std::move(owner_lifetime)) {}
+      owner_lifetime_(std::move(owner_lifetime)),
+      codec_(settings) {}
 
 // The channel's own callbacks run under a cork; see the class comment.
 class channel::cork {
@@ -76,7 +76,7 @@ void channel::on_readable() {
 
 bool channel::read_available(int max_reads) {
   for (int reads = 0; max_reads == 0 || reads < max_reads; ++reads) {
-    const long got = receive_some(socket_.native_handle(), decoder_, read_size);
+    const long got = codec_.receive(socket_.native_handle(), read_size);
     if (got == -EAGAIN) return false;
     if (got <= 0) {  // the end, or ECONNRESET and the like: the peer is gone either way
       end_of_stream();
@@ -91,22 +91,25 @@ bool channel::read_available(int max_reads) {
 }
 
 void channel::deliver_decoded() {
-  while (auto decoded = decoder_.next()) {
+  const json* answer = nullptr;
+  while (auto event = codec_.next(answer)) {
+    if (answer != nullptr && state_ == state::open) send(*answer, {}, {});  // corked: leaves with this turn's replies
     // After disconnect() the channel still reads, so that a peer blocked writing to it is not
-    // deadlocked, but it delivers nothing more.
+    // deadlocked, but it delivers nothing more (a passed handle is closed here).
     if (state_ != state::open) continue;
-    if (auto* message = std::get_if<json>(&*decoded)) {
-      owner_.on_channel_message(std::move(*message));
-    } else if (auto* internal = std::get_if<internal_message>(&*decoded)) {
+    if (auto* in = std::get_if<incoming>(&*event)) {
+      owner_.on_channel_message(std::move(in->message), std::move(in->passed));
+    } else if (auto* internal = std::get_if<internal_message>(&*event)) {
       owner_.on_channel_internal(std::move(internal->value));
     } else {
-      owner_.on_channel_error(std::move(std::get<error>(*decoded)));
+      owner_.on_channel_error(std::move(std::get<error>(*event)));
     }
   }
+  if (codec_.broken()) end_of_stream();
 }
 
 void channel::end_of_stream() {
-  if (auto truncated = decoder_.finish(); truncated && state_ == state::open)
+  if (auto truncated = codec_.finish(); truncated && state_ == state::open)
     owner_.on_channel_error(std::move(*truncated));
   close_now();
 }
@@ -146,17 +149,19 @@ void channel::drain_and_close() {
   if (state_ != state::closed) end_of_stream();
 }
 
-bool channel::send(const json& message, std::function<void(std::error_code)> on_sent) {
+bool channel::send(const json& message, forkipc::handle passed,
+                   std::function<void(std::error_code)> on_sent) {
   settled outcome;
   bool accepted = false, below_high_water = false;
   {
     std::lock_guard lock(mutex_);
     if (state_ == state::open && !write_failed_) {
       accepted = true;
-      queue_.push([&](std::string& out) { encode_json_line(message, out); }, std::move(on_sent));
+      codec_.push(queue_, message, std::move(passed), std::move(on_sent));
       const bool corked = corked_by_.load() == std::this_thread::get_id();
       if (!write_scheduled_ && !corked) write_or_wait_locked(outcome);
-      below_high_water = !write_failed_ && queue_.size() < high_water_mark;
+      below_high_water =
+          !write_failed_ && queue_.size() + codec_.shared_in_flight() < high_water_mark;
     }
   }
   if (!accepted) {

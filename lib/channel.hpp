@@ -15,7 +15,7 @@
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
-#include "codec/json_lines.hpp"
+#include "channel_codec.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
 
@@ -24,7 +24,8 @@ namespace forkipc::detail {
 /// What a channel reports to the object that owns it, always on the io_context's thread.
 class channel_owner {
  public:
-  virtual void on_channel_message(json&& message) = 0;
+  /// passed holds the descriptor the message passed, if any.
+  virtual void on_channel_message(json&& message, forkipc::handle&& passed) = 0;
   virtual void on_channel_internal(json&& message) = 0;
   virtual void on_channel_error(error&& problem) = 0;
   /// The channel is closed for good, from either side; reported once, after every message.
@@ -48,14 +49,14 @@ class channel {
 
   /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
   /// and this channel, which it contains, live as long as one is pending.
-  channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_message_size,
+  channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
           channel_owner& owner, std::weak_ptr<void> owner_lifetime);
 
   /// Starts reading. Before it, sends already work.
   void start();
 
-  /// Any thread. See child_process::send().
-  bool send(const json& message, std::function<void(std::error_code)> on_sent);
+  /// Any thread. See child_process::send(); passed, when not empty, goes with the message.
+  bool send(const json& message, forkipc::handle passed, std::function<void(std::error_code)> on_sent);
 
   /// No message is delivered after it; what is queued is written, then the socket is closed.
   void disconnect();
@@ -111,13 +112,13 @@ class channel {
 
   boost::asio::io_context& io_;
   boost::asio::local::stream_protocol::socket socket_;
-  json_line_decoder decoder_;
   channel_owner& owner_;
   std::weak_ptr<void> owner_lifetime_;
 
   // state_ changes only on the io_context's thread, with mutex_ held; any thread may read it.
   std::atomic<state> state_ = state::open;
   std::mutex mutex_;  // guards what follows, and keeps the descriptor from closing under a write
+  channel_codec codec_;  // encoding under mutex_; decoding only on the io_context's thread
   write_queue queue_;
   bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
   bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent

@@ -27,7 +27,7 @@ class child_process::impl final : public detail::channel_owner {
       : self_(self),
         lifetime_(self.weak_from_this()),
         process_(std::move(spawned.child)),
-        channel_(io, std::move(spawned.channel), options.max_message_size, *this, lifetime_),
+        channel_(io, std::move(spawned.channel), detail::settings_of(options), *this, lifetime_),
         exit_watch_(io, process_.pidfd()),
         timeout_(options.timeout),
         timeout_timer_(io),
@@ -70,8 +70,8 @@ class child_process::impl final : public detail::channel_owner {
     });
   }
 
-  bool send(const json& message, std::function<void(std::error_code)> on_sent) {
-    return channel_.send(message, std::move(on_sent));
+  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent) {
+    return channel_.send(message, std::move(passed), std::move(on_sent));
   }
 
   void disconnect() { channel_.disconnect(); }
@@ -102,7 +102,9 @@ class child_process::impl final : public detail::channel_owner {
   }
 
  private:
-  void on_channel_message(json&& message) override { self_.events_.emit<events::message>(message); }
+  void on_channel_message(json&& message, handle&& passed) override {
+    self_.events_.emit<events::message>(message, std::move(passed));
+  }
 
   void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
 
@@ -170,7 +172,12 @@ child_process::child_process(private_tag) {}
 child_process::~child_process() = default;
 
 bool child_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
-  return impl_->send(message, std::move(on_sent));
+  return impl_->send(message, {}, std::move(on_sent));
+}
+
+bool child_process::send(const json& message, handle passed,
+                         std::function<void(std::error_code)> on_sent) {
+  return impl_->send(message, std::move(passed), std::move(on_sent));
 }
 
 void child_process::disconnect() { impl_->disconnect(); }

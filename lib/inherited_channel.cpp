@@ -62,9 +62,10 @@ int validated_descriptor(const std::string& value) {
   return fd;
 }
 
-void check_serialization() {
+serialization inherited_serialization() {
   const char* mode = std::getenv(serialization_variable);
-  if (mode == nullptr || std::string_view(mode) == "json") return;
+  if (mode == nullptr || std::string_view(mode) == "json") return serialization::json;
+  if (std::string_view(mode) == binary_serialization_name) return serialization::binary;
   if (std::string_view(mode) == "advanced") {
     throw error(errc::unsupported_serialization,
                 "the parent asked for Node's \"advanced\" serialization (V8's format), which "
@@ -84,7 +85,7 @@ bool started_with_channel() noexcept {
   return s.channel_fd.has_value();
 }
 
-unique_fd take_inherited_channel() {
+inherited_channel take_inherited_channel() {
   inherited& s = state();
   std::lock_guard lock(s.mutex);
   s.probe();
@@ -95,13 +96,13 @@ unique_fd take_inherited_channel() {
                 "the channel to the parent was taken already, by an earlier forkipc::parent() "
                 "or forkipc::sync::parent");
   }
-  check_serialization();
+  const serialization mode = inherited_serialization();
   const int fd = validated_descriptor(*s.channel_fd);
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::unsetenv(channel_fd_variable);
   ::unsetenv(serialization_variable);
   s.taken = true;
-  return unique_fd(fd);
+  return {unique_fd(fd), mode};
 }
 
 }  // namespace forkipc::detail

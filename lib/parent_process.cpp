@@ -15,13 +15,24 @@ namespace forkipc {
 
 namespace events = detail::events;
 
+namespace {
+
+// The child's own sends use fork_options' defaults: the parent's options do not reach it.
+detail::channel_settings settings_of(serialization mode) {
+  detail::channel_settings settings;
+  settings.mode = mode;
+  return settings;
+}
+
+}  // namespace
+
 class parent_process::impl final : public detail::channel_owner {
  public:
-  impl(parent_process& self, boost::asio::io_context& io, detail::unique_fd socket)
+  impl(parent_process& self, boost::asio::io_context& io, detail::inherited_channel inherited)
       : self_(self),
         io_(io),
         lifetime_(self.weak_from_this()),
-        channel_(io, std::move(socket), fork_options{}.max_message_size, *this, lifetime_) {}
+        channel_(io, std::move(inherited.socket), settings_of(inherited.mode), *this, lifetime_) {}
 
   // What was sent is written before the channel goes: a child's last words reach its parent.
   ~impl() { channel_.flush_for_exit(); }
@@ -30,7 +41,9 @@ class parent_process::impl final : public detail::channel_owner {
   detail::channel& channel() noexcept { return channel_; }
 
  private:
-  void on_channel_message(json&& message) override { self_.events_.emit<events::message>(message); }
+  void on_channel_message(json&& message, handle&& passed) override {
+    self_.events_.emit<events::message>(message, std::move(passed));
+  }
 
   void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
 
@@ -74,7 +87,12 @@ parent_process::parent_process(private_tag) {}
 parent_process::~parent_process() = default;
 
 bool parent_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send(message, std::move(on_sent));
+  return impl_->channel().send(message, {}, std::move(on_sent));
+}
+
+bool parent_process::send(const json& message, handle passed,
+                          std::function<void(std::error_code)> on_sent) {
+  return impl_->channel().send(message, std::move(passed), std::move(on_sent));
 }
 
 void parent_process::disconnect() { impl_->channel().disconnect(); }
@@ -91,9 +109,9 @@ std::shared_ptr<parent_process> parent(boost::asio::io_context& io) {
       throw std::invalid_argument("forkipc::parent: the channel to the parent is already on another io_context");
     return existing;
   }
-  detail::unique_fd socket = detail::take_inherited_channel();
+  detail::inherited_channel inherited = detail::take_inherited_channel();
   auto result = std::make_shared<parent_process>(parent_process::private_tag{});
-  result->impl_ = std::make_unique<parent_process::impl>(*result, io, std::move(socket));
+  result->impl_ = std::make_unique<parent_process::impl>(*result, io, std::move(inherited));
   result->impl_->channel().start();
   c.process = result;
   // A process that ends through exit() destroys nothing on its stack: write what is queued then.

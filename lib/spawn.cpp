@@ -1,5 +1,7 @@
 #include "spawn.hpp"
 
+#include "inherited_channel.hpp"  // binary_serialization_name
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -116,7 +118,8 @@ std::vector<std::string> child_environment(const fork_options& options) {
   }
   std::erase_if(env, is_channel_variable);
   env.push_back(std::string(channel_fd_variable) + "=" + std::to_string(channel_fd));
-  env.push_back(std::string(serialization_variable) + "=json");
+  env.push_back(std::string(serialization_variable) + "=" +
+                (options.serialization == serialization::binary ? binary_serialization_name : "json"));
   return env;
 }
 
@@ -154,7 +157,7 @@ int working_directory_problem(const fs::path& dir) {
 
 spawned_child spawn_child(const std::string& module_path, const std::vector<std::string>& args,
                           const fork_options& options, captured_output silent_output) {
-  if (options.serialization != serialization::json)
+  if (options.serialization != serialization::json && options.serialization != serialization::binary)
     throw std::invalid_argument("forkipc: unknown serialization in fork_options");
   if (!options.exec_path && !options.exec_args.empty())
     throw std::invalid_argument("forkipc: fork_options::exec_args needs exec_path (the program "

@@ -8,7 +8,7 @@ namespace forkipc::sync {
 struct child::impl {
   impl(detail::spawned_child spawned, const fork_options& options)
       : process(std::move(spawned.child)),
-        channel(std::move(spawned.channel), options.max_message_size),
+        channel(std::move(spawned.channel), detail::settings_of(options)),
         kill_signal(options.kill_signal) {
     if (options.timeout.count() > 0) kill_deadline = detail::deadline(options.timeout);
   }

@@ -7,8 +7,19 @@
 
 namespace forkipc::sync {
 
+namespace {
+
+detail::blocking_channel inherited_blocking_channel() {
+  detail::inherited_channel inherited = detail::take_inherited_channel();
+  detail::channel_settings settings;
+  settings.mode = inherited.mode;
+  return detail::blocking_channel(std::move(inherited.socket), settings);
+}
+
+}  // namespace
+
 struct parent::impl {
-  detail::blocking_channel channel{detail::take_inherited_channel(), fork_options{}.max_message_size};
+  detail::blocking_channel channel = inherited_blocking_channel();
 };
 
 parent::parent() : impl_(std::make_unique<impl>()) {}

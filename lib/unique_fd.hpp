@@ -1,36 +1,21 @@
-// unique_fd: sole owner of one file descriptor.
+// unique_fd: sole owner of one file descriptor, inside the library.
 #pragma once
-
-#include <unistd.h>
 
 #include <utility>
 
+#include <forkipc/handle.hpp>
+
 namespace forkipc::detail {
 
-class unique_fd {
+/// The library owns its descriptors the way a user owns a passed handle; get() reads as the
+/// file-descriptor code around it does.
+class unique_fd : public handle {
  public:
+  using handle::handle;
   unique_fd() noexcept = default;
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
-  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  ~unique_fd() { reset(); }
+  unique_fd(handle&& h) noexcept : handle(std::move(h)) {}
 
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-
-  int release() noexcept { return std::exchange(fd_, -1); }
-
-  void reset(int fd = -1) noexcept {
-    // close() is not retried on EINTR: on Linux the descriptor is released whatever it returns.
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
+  int get() const noexcept { return fd(); }
 };
 
 }  // namespace forkipc::detail

@@ -19,16 +19,37 @@ std::string& write_queue::chunk_for_append() {
 }
 
 std::size_t write_queue::gather(std::span<iovec> out) const noexcept {
+  // Bytes up to the next message with descriptors, other than one at the front.
+  std::uint64_t limit = pushed_ - written_;
+  for (const passed_fd& p : fds_) {
+    if (p.at > written_) {
+      limit = p.at - written_;
+      break;
+    }
+  }
   std::size_t count = 0;
   for (const chunk& c : chunks_) {
-    if (count == out.size()) break;
-    out[count++] = {const_cast<char*>(c.bytes.data() + c.offset), c.bytes.size() - c.offset};
+    if (count == out.size() || limit == 0) break;
+    const std::size_t length = std::min<std::uint64_t>(c.bytes.size() - c.offset, limit);
+    out[count++] = {const_cast<char*>(c.bytes.data() + c.offset), length};
+    limit -= length;
   }
   return count;
 }
 
+std::vector<int> write_queue::fds_at_front() const {
+  std::vector<int> fds;
+  for (const passed_fd& p : fds_) {
+    if (p.at != written_) break;
+    fds.push_back(p.fd.get());
+  }
+  return fds;
+}
+
 void write_queue::consume(std::size_t n, std::vector<callback>& completed) {
   written_ += n;
+  // A write that wrote anything passed the descriptors it started with: the peer has its own.
+  while (n > 0 && !fds_.empty() && fds_.front().at < written_) fds_.pop_front();
   while (n > 0) {
     chunk& front = chunks_.front();
     const std::size_t taken = std::min(n, front.bytes.size() - front.offset);
@@ -49,6 +70,7 @@ void write_queue::clear(std::vector<callback>& dropped) {
   for (pending_callback& p : callbacks_) dropped.push_back(std::move(p.on_written));
   callbacks_.clear();
   chunks_.clear();
+  fds_.clear();
   written_ = pushed_;
 }
 

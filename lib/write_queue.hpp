@@ -12,6 +12,8 @@
 #include <system_error>
 #include <vector>
 
+#include "unique_fd.hpp"
+
 namespace forkipc::detail {
 
 /// Messages are appended into large chunks, so that many small ones leave in one writev and cost
@@ -32,18 +34,28 @@ class write_queue {
       chunk.resize(before);
       throw;
     }
+    last_start_ = pushed_;
     pushed_ += chunk.size() - before;
     if (on_written) callbacks_.push_back({pushed_, std::move(on_written)});
   }
+
+  /// Passes fd with the message pushed last: it leaves, by SCM_RIGHTS, with the message's first
+  /// byte, and is closed once written (or dropped). Messages may carry several.
+  void attach(unique_fd fd) { fds_.push_back({last_start_, std::move(fd)}); }
 
   /// Unwritten bytes.
   std::size_t size() const noexcept { return static_cast<std::size_t>(pushed_ - written_); }
   bool empty() const noexcept { return pushed_ == written_; }
 
-  /// Describes the unwritten bytes, in order, in up to out.size() iovecs; returns how many.
+  /// Describes the unwritten bytes, in order, in up to out.size() iovecs; returns how many. It
+  /// stops before a later message that carries descriptors, so that they leave with its first
+  /// byte: each write starts with the descriptors of fds_at_front().
   std::size_t gather(std::span<iovec> out) const noexcept;
 
-  /// n more bytes were written: drops them, and moves the callbacks of the messages now complete
+  /// The descriptors to pass with the next write (those of the message it starts with).
+  std::vector<int> fds_at_front() const;
+
+  /// n more bytes were written: drops them (and closes the descriptors sent), and moves the callbacks of the messages now complete
   /// to completed, in order.
   void consume(std::size_t n, std::vector<callback>& completed);
 
@@ -55,6 +67,10 @@ class write_queue {
     std::string bytes;
     std::size_t offset = 0;  // bytes before this were written
   };
+  struct passed_fd {
+    std::uint64_t at;  // where its message starts
+    unique_fd fd;
+  };
   struct pending_callback {
     std::uint64_t end;  // the message is written once written_ reaches this
     callback on_written;
@@ -65,6 +81,8 @@ class write_queue {
   std::deque<chunk> chunks_;
   std::string spare_;  // a written chunk's storage, kept for the next one
   std::deque<pending_callback> callbacks_;
+  std::deque<passed_fd> fds_;
+  std::uint64_t last_start_ = 0;
   std::uint64_t pushed_ = 0;
   std::uint64_t written_ = 0;
 };

@@ -3,11 +3,78 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cfloat>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
 namespace test {
+
+using forkipc::json;
+
+// Sends each value to an echo child and checks that it comes back equal, in order.
+void check_round_trips(const std::string& program, const std::vector<json>& values,
+                       forkipc::fork_options options) {
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, program, {}, options);
+  recorder seen(*child);
+  for (const json& value : values) child->send(value);
+  test::run_until(io, [&] { return seen.messages.size() == values.size() || seen.closed(); });
+  REQUIRE(seen.messages.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CAPTURE(i);
+    CHECK(seen.messages[i] == values[i]);
+    // Kinds survive; signedness need not: 1 comes back as nlohmann's unsigned kind.
+    CHECK(seen.messages[i].is_number_float() == values[i].is_number_float());
+    CHECK(seen.messages[i].is_number_integer() == values[i].is_number_integer());
+  }
+  CHECK(seen.errors.empty());
+  child->disconnect();
+  test::run_to_end(io);
+  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+}
+
+std::vector<json> every_kind_of_value() {
+  json nested = json::array();
+  json* inner = &nested;
+  for (int depth = 0; depth < 100; ++depth) {
+    inner->push_back(json::object({{"depth", depth}}));
+    (*inner)[0]["next"] = json::array();
+    inner = &(*inner)[0]["next"];
+  }
+  json wide = json::object();
+  for (int k = 0; k < 1000; ++k) wide["key" + std::to_string(k)] = k;
+  return {
+      nullptr, true, false, 0, 1, -1,
+      std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
+      std::numeric_limits<std::uint64_t>::max(),
+      (std::int64_t{1} << 53) + 1,
+      0.5, -0.0, 1e308, -1e-308, DBL_MAX, DBL_MIN, 5e-324, 0.1, 1.0 / 3,
+      "", "plain", "中文 and 😀 and é",
+      "\"quotes\" \\backslash\\ /slash\b\f\n\r\t",
+      std::string("nul \0 and \x01 and \x1f", 18),
+      "line\u2028separator\u2029paragraph",
+      json::array(), json::object(), json::array({1, "two", nullptr, 3.5, json::array({true})}),
+      json{{"a", 1}, {"b", json{{"c", json::array({1, 2, 3})}}}},
+      json{{"cmd", "NODE_"}}, json{{"cmd", "NODEX"}},  // not internal: ordinary messages
+      nested, wide,
+  };
+}
+
+
+json node_parent_report(const std::string& script, std::vector<std::string> args) {
+  boost::asio::io_context io;
+  auto node = forkipc::fork(io, test::script(script), std::move(args), {.exec_path = "node"});
+  recorder seen(*node);
+  test::run_to_end(io);
+  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+  REQUIRE(seen.messages.size() == 1);
+  REQUIRE_MESSAGE(!seen.messages[0].contains("timed_out"), seen.messages[0].dump().substr(0, 2000));
+  return seen.messages[0];
+}
+
 
 std::string helper(std::string_view name) { return FORKIPC_TEST_HELPERS "/" + std::string(name); }
 

@@ -75,6 +75,18 @@ struct recorder {
   std::vector<std::string> lifecycle() const;
 };
 
+/// Sends each value to program (an echo child) and checks that it comes back equal and of the
+/// same kind, in order, and that the child then ends cleanly.
+void check_round_trips(const std::string& program, const std::vector<forkipc::json>& values,
+                       forkipc::fork_options options = {});
+
+/// A value of every kind JSON has, edges included (deep nesting, wide objects, unicode).
+std::vector<forkipc::json> every_kind_of_value();
+
+/// Runs tests/scripts/<script> under node with args; returns the one message it reports (a Node
+/// parent script reports what it saw of its own child this way).
+forkipc::json node_parent_report(const std::string& script, std::vector<std::string> args);
+
 std::string describe_end(std::optional<int> code, std::optional<int> signal);
 
 }  // namespace test

@@ -25,9 +25,9 @@ TEST_CASE("a listener added while the event fires sees the next one, not this on
   test_emitter e;
   int inner = 0;
   e.add("message", [&](const forkipc::json&) { e.add("message", [&] { ++inner; }, false); }, true);
-  e.emit<events::message>(forkipc::json(1));
+  e.emit<events::message>(forkipc::json(1), forkipc::handle());
   CHECK(inner == 0);
-  e.emit<events::message>(forkipc::json(2));
+  e.emit<events::message>(forkipc::json(2), forkipc::handle());
   CHECK(inner == 1);
 }
 
@@ -41,6 +41,19 @@ TEST_CASE("arguments reach the listener; a listener may ignore them all") {
   CHECK(got_code == 3);
   CHECK_FALSE(got_signal);
   CHECK(bare == 1);
+}
+
+TEST_CASE("a listener may take the leading arguments only; the first to take a handle owns it") {
+  test_emitter e;
+  std::vector<std::string> calls;
+  int first_fd = -2, second_fd = -2;
+  e.add("message", [&](const forkipc::json& m) { calls.push_back(m.dump()); }, false);
+  e.add("message", [&](const forkipc::json&, forkipc::handle h) { first_fd = h.release(); }, false);
+  e.add("message", [&](const forkipc::json&, forkipc::handle h) { second_fd = h.fd(); }, false);
+  e.emit<events::message>(forkipc::json(7), forkipc::handle(1000));
+  CHECK(calls == std::vector<std::string>{"7"});
+  CHECK(first_fd == 1000);  // released: the test's fake descriptor is never closed
+  CHECK(second_fd == -1);
 }
 
 TEST_CASE("an unknown name lists the valid ones; a wrong listener names the signature") {

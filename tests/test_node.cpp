@@ -83,16 +83,6 @@ std::map<std::string, json> what_cpp_receives_from_node() {
 }
 
 // Runs a Node parent script of tests/scripts/ under forkipc and returns the one report it sends.
-json node_parent_report(const std::string& script, std::vector<std::string> args) {
-  boost::asio::io_context io;
-  auto node = forkipc::fork(io, test::script(script), std::move(args), with_node);
-  recorder seen(*node);
-  test::run_to_end(io);
-  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
-  REQUIRE(seen.messages.size() == 1);
-  REQUIRE_MESSAGE(!seen.messages[0].contains("timed_out"), seen.messages[0].dump().substr(0, 2000));
-  return seen.messages[0];
-}
 
 }  // namespace
 
@@ -252,7 +242,7 @@ TEST_CASE("Node parent, C++ child: every value comes back, Node sees its usual e
         CAPTURE(api);
         CAPTURE(ender);
         const json report =
-            node_parent_report("parent_of_cpp.js", {how, test::helper("interop_child"), api, ender});
+            test::node_parent_report("parent_of_cpp.js", {how, test::helper("interop_child"), api, ender});
         CHECK(report["mismatches"] == json::array());
         CHECK(report["answers"] == report["sent"]);
         CHECK(report["sent"] == what_cpp_receives_from_node().size());
@@ -282,7 +272,7 @@ TEST_CASE("Node parent, C++ child: 'advanced' serialization is refused at once, 
       CAPTURE(how);
       CAPTURE(api);
       // The Node parent never disconnects: the child ends only because it refused the channel.
-      const json report = node_parent_report("advanced_parent.js", {how, test::helper("interop_child"), api});
+      const json report = test::node_parent_report("advanced_parent.js", {how, test::helper("interop_child"), api});
       std::vector<std::string> events;
       for (const auto& e : report["events"])  // a send may meet the closed channel: Node's EPIPE
         if (e.get<std::string>().rfind("error", 0) != 0) events.push_back(e);

@@ -1,6 +1,9 @@
 // The outgoing queue: gathering, partial writes, completion order.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -72,4 +75,25 @@ TEST_CASE("large messages get chunks of their own, and clear() hands back every 
   CHECK(queue.empty());
   push(queue, "again");
   CHECK(gathered(queue) == "again");
+}
+
+TEST_CASE("a message's descriptors lead the write that starts with it, and are closed once sent") {
+  write_queue queue;
+  int ends[2];
+  REQUIRE(::pipe(ends) == 0);
+  ::close(ends[0]);
+  push(queue, "aaa");
+  push(queue, "bbb");
+  queue.attach(forkipc::detail::unique_fd(ends[1]));
+  push(queue, "ccc");
+  std::vector<write_queue::callback> done;
+  CHECK(queue.fds_at_front().empty());
+  CHECK(gathered(queue) == "aaa");  // stops before the message with a descriptor
+  queue.consume(3, done);
+  CHECK(queue.fds_at_front() == std::vector<int>{ends[1]});
+  CHECK(gathered(queue) == "bbbccc");
+  queue.consume(1, done);  // a partial write took the descriptor with its first byte
+  CHECK(queue.fds_at_front().empty());
+  CHECK(::fcntl(ends[1], F_GETFD) == -1);  // closed
+  CHECK(gathered(queue) == "bbccc");
 }

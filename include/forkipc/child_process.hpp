@@ -29,7 +29,7 @@ namespace forkipc {
 /// | event        | listener                                                  | when |
 /// |--------------|-----------------------------------------------------------|------|
 /// | "spawn"      | void()                                                    | the child started: always first |
-/// | "message"    | void(const json&)                                         | a message arrived, in the order sent |
+/// | "message"    | void(const json&[, forkipc::handle])                      | a message arrived, in the order sent |
 /// | "stdout"     | void(std::string_view)                                    | output of a `silent` child, as it comes |
 /// | "stderr"     | void(std::string_view)                                    | likewise for its stderr |
 /// | "disconnect" | void()                                                    | the channel closed, from either side |
@@ -65,6 +65,15 @@ class child_process : public std::enable_shared_from_this<child_process> {
   /// Throws forkipc::error (errc::unencodable_message) for a message that cannot be encoded,
   /// such as one holding invalid UTF-8; nothing is sent then.
   bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
+
+  /// As send(message, on_sent), passing a descriptor with the message (SCM_RIGHTS): a "message"
+  /// listener of the child taking `(const json&, forkipc::handle)` receives its own descriptor
+  /// for the same open file or socket. The handle is closed here once written (dup() first to
+  /// keep using it), or when the send fails. In json serialization this is Node's NODE_HANDLE
+  /// exchange, so a Node child gets a net.Server for a listening socket, a net.Socket for a
+  /// connected one, a dgram.Socket for a UDP socket (any other descriptor only a forkipc child
+  /// can use).
+  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
 
   /// Adds listener to event. Throws std::invalid_argument, naming the valid choices, for an
   /// unknown event or a listener that cannot take the event's arguments.

@@ -49,8 +49,15 @@ struct fork_options {
   int kill_signal = SIGTERM;
 
   /// An incoming message longer than this (in bytes, without its newline) is an "error" event
-  /// and is discarded as it streams in, never buffered whole.
+  /// and is discarded as it streams in, never buffered whole. In binary serialization it also
+  /// bounds the shared-memory values of one message, and a frame announcing more closes the
+  /// channel (a length cannot be skipped safely).
   std::size_t max_message_size = std::size_t{64} << 20;
+
+  /// In binary serialization, binary values of at least this many bytes travel through shared
+  /// memory (a sealed memfd both processes map), not through the socket; 0: never. A child's own
+  /// sends use the default.
+  std::size_t shared_memory_threshold = std::size_t{1} << 20;
 };
 
 }  // namespace forkipc

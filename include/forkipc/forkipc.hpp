@@ -7,6 +7,7 @@
 #include <forkipc/default_context.hpp>
 #include <forkipc/error.hpp>
 #include <forkipc/fork_options.hpp>
+#include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
 #include <forkipc/parent_process.hpp>
 #include <forkipc/pool.hpp>

@@ -22,7 +22,7 @@ bool has_parent() noexcept;
 ///
 /// | event        | listener                    | when |
 /// |--------------|-----------------------------|------|
-/// | "message"    | void(const json&)           | a message from the parent, in the order sent |
+/// | "message"    | void(const json&[, handle]) | a message from the parent, in the order sent |
 /// | "disconnect" | void()                      | the channel closed, from either side: last event |
 /// | "error"      | void(const forkipc::error&) | bad input from the parent, a failed send |
 ///
@@ -42,6 +42,9 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
 
   /// As child_process::send().
   bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
+
+  /// As child_process::send(message, passed, on_sent): passes a descriptor to the parent.
+  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
 
   template <class F>
   parent_process& on(std::string_view event, F&& listener) {

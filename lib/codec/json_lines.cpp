@@ -66,7 +66,6 @@ std::string replace_lone_surrogates(std::string_view line) {
   return out;
 }
 
-std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
 
 error malformed(std::string_view line, const json::exception& e) {
   const std::string reason = parse_error_reason(e.what());
@@ -79,10 +78,14 @@ error malformed(std::string_view line, const json::exception& e) {
                                             "): " + excerpt(line));
 }
 
+}  // namespace
+
 decoded classify(json&& value) {
   if (is_internal_message(value)) return internal_message{std::move(value)};
   return std::move(value);
 }
+
+namespace {
 
 decoded parse(std::string_view text) {
   return classify(json::parse(text.data(), text.data() + text.size()));
@@ -112,6 +115,8 @@ decoded decode_line(std::string_view line) {
 
 }  // namespace
 
+std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
+
 void encode_json_line(const json& message, std::string& out) {
   const std::size_t original_size = out.size();
   try {
@@ -134,59 +139,37 @@ bool is_internal_message(const json& message) noexcept {
 json_line_decoder::json_line_decoder(std::size_t max_message_size)
     : max_message_size_(max_message_size) {}
 
-std::span<char> json_line_decoder::prepare(std::size_t size) {
-  if (capacity_ - end_ < size && begin_ > 0) {  // make room by moving the partial line down
-    std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
-    scan_ -= begin_;
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  if (capacity_ - end_ < size) {
-    const std::size_t capacity = std::max(end_ + size, capacity_ * 2);
-    auto grown = std::make_unique_for_overwrite<char[]>(capacity);
-    if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
-    buffer_ = std::move(grown);
-    capacity_ = capacity;
-  }
-  return {buffer_.get() + end_, capacity_ - end_};
-}
-
-void json_line_decoder::commit(std::size_t n) noexcept { end_ += n; }
-
-void json_line_decoder::feed(std::string_view bytes) {
-  if (bytes.empty()) return;
-  std::memcpy(prepare(bytes.size()).data(), bytes.data(), bytes.size());
-  commit(bytes.size());
-}
-
 std::optional<decoded> json_line_decoder::next() {
-  if (begin_ == end_) return std::nullopt;
-  const char* data = buffer_.get();
+  std::string_view data = buffer_.data();
+  if (data.empty()) return std::nullopt;
   if (discarding_) {
-    const void* newline = std::memchr(data + begin_, '\n', end_ - begin_);
-    if (newline == nullptr) {
-      reset_buffer();
+    const std::size_t newline = data.find('\n');
+    if (newline == std::string_view::npos) {
+      buffer_.clear();
       return std::nullopt;
     }
-    begin_ = scan_ = static_cast<const char*>(newline) - data + 1;
+    buffer_.consume(newline + 1);
+    data = buffer_.data();
+    scanned_ = 0;
     discarding_ = false;
   }
-  const void* newline = std::memchr(data + scan_, '\n', end_ - scan_);
-  if (newline == nullptr) {
-    scan_ = end_;
-    if (end_ - begin_ <= max_message_size_) return std::nullopt;
+  const std::size_t newline = data.find('\n', scanned_);
+  if (newline == std::string_view::npos) {
+    scanned_ = data.size();
+    if (data.size() <= max_message_size_) return std::nullopt;
     // Too long already: report it now, and drop its bytes as they come.
-    error too_large(errc::message_too_large,
-                    "a message of more than " + size_text(max_message_size_) +
-                        " was discarded: " + excerpt({data + begin_, end_ - begin_}));
-    reset_buffer();
+    error too_large(errc::message_too_large, "a message of more than " +
+                                                 size_text(max_message_size_) +
+                                                 " was discarded: " + excerpt(data));
+    buffer_.clear();
+    scanned_ = 0;
     discarding_ = true;
     return too_large;
   }
-  const std::size_t line_end = static_cast<const char*>(newline) - data;
-  const std::string_view line(data + begin_, line_end - begin_);
-  begin_ = scan_ = line_end + 1;
-  if (begin_ == end_) reset_buffer();  // the bytes stay where they are until the next prepare()
+  const std::string_view line = data.substr(0, newline);
+  // The line's bytes stay where they are until the next prepare(), so consuming first is safe.
+  buffer_.consume(newline + 1);
+  scanned_ = 0;
   if (line.size() > max_message_size_) {
     return error(errc::message_too_large, "a message of " + size_text(line.size()) +
                                               " was discarded (the limit is " +
@@ -197,15 +180,15 @@ std::optional<decoded> json_line_decoder::next() {
 }
 
 std::optional<error> json_line_decoder::finish() {
-  const std::size_t left = discarding_ ? 0 : end_ - begin_;
-  const std::string_view tail(buffer_.get() + begin_, left);
+  const std::string_view tail = discarding_ ? std::string_view() : buffer_.data();
   std::optional<error> result;
-  if (left > 0) {
+  if (!tail.empty()) {
     result.emplace(errc::truncated_message,
-                   "the channel ended after " + size_text(left) +
+                   "the channel ended after " + size_text(tail.size()) +
                        " of a message without its final newline: " + excerpt(tail));
   }
-  reset_buffer();
+  buffer_.clear();
+  scanned_ = 0;
   discarding_ = false;
   return result;
 }

@@ -12,6 +12,8 @@
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
+#include "codec/receive_buffer.hpp"
+
 namespace forkipc::detail {
 
 /// Appends message's JSON text and "\n" to out, as Node writes it: raw UTF-8 (U+2028 included),
@@ -28,11 +30,14 @@ struct internal_message {
   json value;
 };
 
-/// What one line decodes to: a message, an internal message, or what was wrong with it.
+/// What one message decodes to: a message, an internal message, or what was wrong with it.
 using decoded = std::variant<json, internal_message, error>;
 
-/// Splits a byte stream into lines and decodes each. Bytes go straight into the decoder's buffer
-/// (prepare, then commit what was written), and lines are parsed where they lie: each byte is
+/// value as a message or, when is_internal_message(value), as an internal one.
+decoded classify(json&& value);
+
+/// Splits a byte stream into lines and decodes each. Bytes go straight into the decoder's buffer,
+/// and lines are parsed where they lie: each byte is
 /// scanned for "\n" once, so a large message costs linear time however it is split.
 ///
 /// Bad input never stops the stream: an empty or malformed line, invalid UTF-8, or a line over
@@ -44,12 +49,10 @@ class json_line_decoder {
  public:
   explicit json_line_decoder(std::size_t max_message_size);
 
-  /// At least `size` writable bytes at the end of the buffered data.
-  std::span<char> prepare(std::size_t size);
-  /// Adds the first n bytes of the last prepare()'s span to the stream.
-  void commit(std::size_t n) noexcept;
-  /// prepare + copy + commit.
-  void feed(std::string_view bytes);
+  /// Where the socket reads into: prepare(n), then commit what was written.
+  receive_buffer& buffer() noexcept { return buffer_; }
+  /// Appends bytes to the stream (for tests and fuzzers).
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
 
   /// The next decoded line, or nullopt when no complete line is buffered.
   std::optional<decoded> next();
@@ -58,19 +61,17 @@ class json_line_decoder {
   std::optional<error> finish();
 
   /// Bytes held for a line not yet complete.
-  std::size_t buffered() const noexcept { return end_ - begin_; }
+  std::size_t buffered() const noexcept { return buffer_.size(); }
 
  private:
-  void reset_buffer() noexcept { begin_ = scan_ = end_ = 0; }
-
   std::size_t max_message_size_;
-  std::unique_ptr<char[]> buffer_;
-  std::size_t capacity_ = 0;
-  std::size_t begin_ = 0;  // first byte of the current line
-  std::size_t scan_ = 0;   // bytes before this were searched for "\n" already
-  std::size_t end_ = 0;    // end of the buffered data
+  receive_buffer buffer_;
+  std::size_t scanned_ = 0;  // bytes at the start of the buffer searched for "\n" already
   bool discarding_ = false;  // dropping the rest of an over-long line
 };
+
+/// "N bytes".
+std::string size_text(std::size_t bytes);
 
 /// A short, printable, valid UTF-8 rendering of the start of bytes, for error messages.
 std::string excerpt(std::string_view bytes, std::size_t limit = 48);

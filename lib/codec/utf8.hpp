@@ -51,4 +51,24 @@ inline bool word_needs_attention(const char* p) noexcept {
   return (non_ascii | control | quote | backslash) != 0;
 }
 
+/// Where s stops being valid UTF-8, or std::string_view::npos when all of it is.
+inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (i + 8 <= s.size()) {  // ASCII runs a word at a time
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, sizeof w);
+      if ((w & highs) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const std::size_t length = utf8_sequence_length(s, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace forkipc::detail

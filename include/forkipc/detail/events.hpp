@@ -22,33 +22,71 @@ namespace forkipc::detail {
 /// (they see the next emission, not this one) or be a once-listener without disturbing the loop.
 template <class... Args>
 class listener_list {
+  template <class F, std::size_t... I>
+  static constexpr bool invocable_with_first(std::index_sequence<I...>) {
+    return std::is_invocable_v<std::decay_t<F>&, std::tuple_element_t<I, std::tuple<Args...>>...>;
+  }
+
+  // How many of the leading arguments F takes, the most it can; more than all when none fits.
+  template <class F, std::size_t N = sizeof...(Args)>
+  static constexpr std::size_t arity() {
+    if constexpr (invocable_with_first<F>(std::make_index_sequence<N>())) {
+      return N;
+    } else if constexpr (N == 0) {
+      return sizeof...(Args) + 1;
+    } else {
+      return arity<F, N - 1>();
+    }
+  }
+
+  template <class F, class Tuple, std::size_t... I>
+  static void call_with_first(F& f, Tuple&& args, std::index_sequence<I...>) {
+    f(std::get<I>(std::move(args))...);
+  }
+
+  // Arguments pass as the listener type says, except that an rvalue reference stays one.
+  template <class A>
+  static decltype(auto) pass(std::remove_reference_t<A>& arg) noexcept {
+    if constexpr (std::is_rvalue_reference_v<A>) {
+      return std::move(arg);
+    } else {
+      return static_cast<std::remove_reference_t<A>&>(arg);
+    }
+  }
+
  public:
   using function = std::function<void(Args...)>;
 
-  /// A callable can listen when it takes the event's arguments, or takes none (it then ignores
-  /// them, as a JavaScript function with fewer parameters would).
+  /// A callable can listen when it takes the event's arguments, or only the first few of them
+  /// (it then ignores the rest, as a JavaScript function with fewer parameters would).
   template <class F>
-  static constexpr bool accepts =
-      std::is_invocable_v<std::decay_t<F>&, Args...> || std::is_invocable_v<std::decay_t<F>&>;
+  static constexpr bool accepts = arity<F>() <= sizeof...(Args);
 
   template <class F>
   void add(F&& listener, bool once) {
     auto next = entries_ ? std::make_shared<std::vector<entry>>(*entries_)
                          : std::make_shared<std::vector<entry>>();
-    if constexpr (std::is_invocable_v<std::decay_t<F>&, Args...>) {
+    constexpr std::size_t taken = arity<F>();
+    if constexpr (taken == sizeof...(Args)) {
       next->push_back({function(std::forward<F>(listener)), once});
     } else {
-      next->push_back({[f = std::forward<F>(listener)](Args...) mutable { f(); }, once});
+      next->push_back({[f = std::forward<F>(listener)](Args... args) mutable {
+                         call_with_first(f, std::forward_as_tuple(pass<Args>(args)...),
+                                                std::make_index_sequence<taken>());
+                       },
+                       once});
     }
     once_count_ += once ? 1 : 0;
     entries_ = std::move(next);
   }
 
+  // An rvalue-reference argument (a handle) is offered to each listener in turn: the first that
+  // takes it by value moves it out, and the later ones see what is left.
   void emit(Args... args) {
     auto snapshot = entries_;  // keeps this emission's listeners alive whatever they do
     if (!snapshot) return;
     if (once_count_ != 0) remove_once_listeners();
-    for (const entry& e : *snapshot) e.listener(args...);
+    for (const entry& e : *snapshot) e.listener(pass<Args>(args)...);
   }
 
   bool empty() const noexcept { return !entries_ || entries_->empty(); }
@@ -63,6 +101,7 @@ class listener_list {
     function listener;
     bool once;
   };
+
 
   void remove_once_listeners() {
     auto next = std::make_shared<std::vector<entry>>();

@@ -6,6 +6,7 @@
 
 #include <forkipc/detail/events.hpp>
 #include <forkipc/error.hpp>
+#include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
 
 namespace forkipc::detail::events {
@@ -18,8 +19,10 @@ struct spawn {
 
 struct message {
   static constexpr std::string_view name = "message";
-  static constexpr std::string_view signature = "void(const forkipc::json& message)";
-  using list = listener_list<const json&>;
+  static constexpr std::string_view signature =
+      "void(const forkipc::json& message[, forkipc::handle passed])";
+  // The first listener taking the handle owns it; the rest see an empty one.
+  using list = listener_list<const json&, forkipc::handle&&>;
 };
 
 struct disconnect {

@@ -1,0 +1,80 @@
+// channel_codec: what both kinds of channel do between their socket and their messages.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <variant>
+
+#include <forkipc/fork_options.hpp>
+#include <forkipc/handle.hpp>
+#include <forkipc/serialization.hpp>
+
+#include "codec/message_codec.hpp"
+#include "shared_memory.hpp"
+#include "unique_fd.hpp"
+#include "write_queue.hpp"
+
+namespace forkipc::detail {
+
+/// How a channel frames its messages.
+struct channel_settings {
+  serialization mode = serialization::json;
+  std::size_t max_message_size = std::size_t{64} << 20;
+  std::size_t shared_memory_threshold = std::size_t{1} << 20;  // binary mode; 0: never
+};
+
+/// The settings fork_options gives the parent's end.
+inline channel_settings settings_of(const fork_options& options) {
+  return {options.serialization, options.max_message_size, options.shared_memory_threshold};
+}
+
+/// A message that arrived, with the descriptor it passed, if any.
+struct incoming {
+  json message;
+  forkipc::handle passed;
+};
+
+/// What the bytes read decode to next.
+using channel_event = std::variant<incoming, internal_message, error>;
+
+/// The framing of one end of a channel, apart from how it waits for its socket: encoding into a
+/// write queue (large binary values into shared memory, passed handles in Node's envelope) and
+/// decoding what is read (descriptors the peer passed claimed by the messages that carry them).
+class channel_codec {
+ public:
+  explicit channel_codec(const channel_settings& settings);
+  channel_codec(const channel_codec&) = delete;
+  channel_codec& operator=(const channel_codec&) = delete;
+
+  /// Appends message to queue; passed (when not empty) goes with it. Throws
+  /// error(errc::unencodable_message) or a shared-memory failure, queuing nothing.
+  void push(write_queue& queue, const json& message, forkipc::handle passed,
+            write_queue::callback on_written);
+
+  /// One non-blocking read from fd (see receive_some).
+  long receive(int fd, std::size_t read_size = 64 * 1024);
+
+  /// The next event from the bytes read, or nullopt when more bytes are needed. When answer is
+  /// set on return, the caller sends it to the peer before anything else: Node's NODE_HANDLE
+  /// exchange needs an acknowledgement for every handle it passes.
+  std::optional<channel_event> next(const json*& answer);
+
+  /// At the end of the stream: an error if it ended inside a message.
+  std::optional<error> finish() { return decoder_.finish(); }
+
+  /// true when the stream cannot go on (see message_decoder::broken).
+  bool broken() const noexcept { return decoder_.broken(); }
+
+  /// Bytes in shared memory the peer has not read yet.
+  std::size_t shared_in_flight() const noexcept { return outbox_ ? outbox_->in_flight() : 0; }
+
+ private:
+  serialization mode_;
+  std::deque<unique_fd> received_fds_;
+  shm_inbox inbox_;
+  message_decoder decoder_;
+  std::optional<shm_outbox> outbox_;
+};
+
+}  // namespace forkipc::detail

@@ -1,0 +1,58 @@
+// forkipc's 'binary' framing, without I/O: a 4-byte big-endian length, then that many bytes of
+// MessagePack.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <forkipc/json.hpp>
+
+#include "codec/json_lines.hpp"  // decoded, internal_message, classify
+#include "codec/msgpack.hpp"
+#include "codec/receive_buffer.hpp"
+
+namespace forkipc::detail {
+
+/// Appends message as one frame to out; large binary values go to spill (see write_msgpack).
+/// Throws error(errc::unencodable_message), leaving out as it was.
+void encode_binary_frame(const json& message, std::string& out, binary_spill* spill = nullptr);
+
+/// Splits a byte stream into frames and decodes each, in place in its buffer.
+///
+/// A frame whose body is not valid MessagePack decodes to an error, and the next frame decodes as
+/// usual: the length kept the stream in step. A length over max_message_size cannot be skipped
+/// safely (a peer that lies about one length may lie about the next), so it decodes to an error
+/// and the decoder is broken() from then on: the channel closes. The decoder never holds more
+/// than one frame of at most max_message_size bytes plus one read.
+class binary_frame_decoder {
+ public:
+  explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr)
+      : max_message_size_(max_message_size), fetch_(fetch) {}
+
+  receive_buffer& buffer() noexcept { return buffer_; }
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+
+  /// The next decoded frame, or nullopt when no complete frame is buffered (or broken()).
+  std::optional<decoded> next();
+
+  /// At the end of the stream: an error if it ended inside a frame.
+  std::optional<error> finish();
+
+  /// true after a frame too long to skip: nothing more can be decoded.
+  bool broken() const noexcept { return broken_; }
+
+  std::size_t buffered() const noexcept { return buffer_.size(); }
+
+ private:
+  std::size_t max_message_size_;
+  binary_fetch* fetch_;
+  receive_buffer buffer_;
+  bool broken_ = false;
+};
+
+/// A hexadecimal rendering of the start of bytes, for error messages.
+std::string hex_excerpt(std::string_view bytes, std::size_t limit = 16);
+
+}  // namespace forkipc::detail

@@ -1,0 +1,59 @@
+// The framing of a channel, chosen at run time: json lines or binary frames.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <forkipc/serialization.hpp>
+
+#include "codec/binary_frames.hpp"
+#include "codec/json_lines.hpp"
+
+namespace forkipc::detail {
+
+/// Appends message, framed as mode says, to out. spill takes large binary values in binary mode
+/// (json mode has no binary values: see encode_json_line). Throws error(errc::unencodable_message),
+/// leaving out as it was.
+inline void encode_message(serialization mode, const json& message, std::string& out,
+                           binary_spill* spill = nullptr) {
+  if (mode == serialization::binary) {
+    encode_binary_frame(message, out, spill);
+  } else {
+    encode_json_line(message, out);
+  }
+}
+
+/// json_line_decoder or binary_frame_decoder, as the channel's serialization says.
+class message_decoder {
+ public:
+  message_decoder(serialization mode, std::size_t max_message_size, binary_fetch* fetch = nullptr)
+      : impl_(make(mode, max_message_size, fetch)) {}
+
+  receive_buffer& buffer() noexcept {
+    return std::visit([](auto& d) -> receive_buffer& { return d.buffer(); }, impl_);
+  }
+  std::optional<decoded> next() {
+    return std::visit([](auto& d) { return d.next(); }, impl_);
+  }
+  std::optional<error> finish() {
+    return std::visit([](auto& d) { return d.finish(); }, impl_);
+  }
+  /// true when the stream cannot go on (a binary frame too long to skip).
+  bool broken() const noexcept {
+    const auto* frames = std::get_if<binary_frame_decoder>(&impl_);
+    return frames != nullptr && frames->broken();
+  }
+
+ private:
+  using variant = std::variant<json_line_decoder, binary_frame_decoder>;
+  static variant make(serialization mode, std::size_t max, binary_fetch* fetch) {
+    if (mode == serialization::binary) return variant(std::in_place_type<binary_frame_decoder>, max, fetch);
+    return variant(std::in_place_type<json_line_decoder>, max);
+  }
+
+  variant impl_;
+};
+
+}  // namespace forkipc::detail

@@ -1,0 +1,59 @@
+// MessagePack to and from forkipc::json: the body of every frame in binary serialization.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <forkipc/json.hpp>
+
+namespace forkipc::detail {
+
+/// The MessagePack extension type forkipc keeps for a binary value that travels out of band (in
+/// shared memory): its payload is a reference only the channel's two ends understand. A user's
+/// binary value with this subtype cannot be sent.
+inline constexpr std::uint8_t out_of_band_ext = 127;
+
+/// The sender's side of out-of-band binaries: what write_msgpack hands a large binary value to.
+class binary_spill {
+ public:
+  /// Binary values of at least this many bytes are spilled.
+  virtual std::size_t threshold() const noexcept = 0;
+  /// Stores bytes out of band and appends the reference that stands for them to out.
+  virtual void spill(std::span<const std::uint8_t> bytes, std::string& out) = 0;
+
+ protected:
+  ~binary_spill() = default;
+};
+
+/// The receiver's side: turns a reference back into the bytes.
+class binary_fetch {
+ public:
+  /// A new message starts: limits that apply per message start over.
+  virtual void begin_message() noexcept {}
+  /// Fills out from reference; returns what was wrong with it, or nullopt.
+  virtual std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) = 0;
+
+ protected:
+  ~binary_fetch() = default;
+};
+
+/// Appends value as MessagePack to out: integers in their smallest form (non-negative ones
+/// unsigned), every double as float 64, binary values without a subtype as bin, with one as ext.
+/// Binary values of spill->threshold() bytes and more go to spill (when not null). Throws
+/// error(errc::unencodable_message) for a string that is not valid UTF-8 or a binary value with
+/// the subtype out_of_band_ext; out may then hold part of the encoding (the caller truncates it).
+void write_msgpack(const json& value, std::string& out, binary_spill* spill = nullptr);
+
+/// Reads bytes, which must be exactly one MessagePack value, into out. Returns nullopt, or what
+/// was wrong: truncated or trailing bytes, a reserved type byte, a map key that is not a string,
+/// invalid UTF-8 in a string, nesting deeper than 256, an out-of-band reference without fetch
+/// or one fetch refused. What it allocates is proportional to the size of bytes, plus what fetch
+/// returns: a count in the input never reserves more than the bytes left could hold.
+std::optional<std::string> read_msgpack(std::string_view bytes, json& out,
+                                        binary_fetch* fetch = nullptr);
+
+}  // namespace forkipc::detail

@@ -1,0 +1,64 @@
+// receive_buffer: bytes read from a channel and not yet decoded.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace forkipc::detail {
+
+/// A growable byte buffer that the socket reads straight into (prepare, then commit what was
+/// written) and the decoders read in place (data, then consume what was decoded). Unconsumed
+/// bytes move to the front only when room is needed, so each byte is copied at most once more.
+class receive_buffer {
+ public:
+  /// At least `size` writable bytes after the data.
+  std::span<char> prepare(std::size_t size) {
+    if (capacity_ - end_ < size && begin_ > 0) {  // make room by moving the data down
+      std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (capacity_ - end_ < size) {
+      const std::size_t capacity = std::max(end_ + size, capacity_ * 2);
+      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
+      buffer_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    return {buffer_.get() + end_, capacity_ - end_};
+  }
+
+  /// Adds the first n bytes of the last prepare()'s span to the data.
+  void commit(std::size_t n) noexcept { end_ += n; }
+
+  /// prepare + copy + commit.
+  void append(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::memcpy(prepare(bytes.size()).data(), bytes.data(), bytes.size());
+    commit(bytes.size());
+  }
+
+  /// The bytes not consumed yet.
+  std::string_view data() const noexcept { return {buffer_.get() + begin_, end_ - begin_}; }
+  std::size_t size() const noexcept { return end_ - begin_; }
+
+  /// Drops the first n bytes of data().
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    if (begin_ == end_) clear();  // the storage is reused from its start
+  }
+
+  void clear() noexcept { begin_ = end_ = 0; }
+
+ private:
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+}  // namespace forkipc::detail

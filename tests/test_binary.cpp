@@ -1,0 +1,155 @@
+// serialization::binary against real children: values, raw bytes, the shared-memory path, limits.
+#include "support.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+
+#include <cmath>
+#include <limits>
+
+using forkipc::json;
+using test::helper;
+using test::recorder;
+
+namespace {
+
+const forkipc::fork_options binary{.serialization = forkipc::serialization::binary};
+
+json::binary_t bytes_of(std::size_t size, unsigned seed) {
+  std::vector<std::uint8_t> bytes(size);
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : bytes) {
+    x = x * 1664525u + 1013904223u;  // every byte value turns up, in no simple pattern
+    b = static_cast<std::uint8_t>(x >> 24);
+  }
+  return json::binary_t(std::move(bytes));
+}
+
+// The entries of /dev/shm that could be forkipc's.
+std::vector<std::string> shm_entries() {
+  std::vector<std::string> names;
+  if (DIR* dir = ::opendir("/dev/shm")) {
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name.find("forkipc") != std::string::npos) names.push_back(name);
+    }
+    ::closedir(dir);
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("binary: every kind of JSON value makes the round trip, through both child APIs") {
+  test::check_round_trips(helper("echo_async"), test::every_kind_of_value(), binary);
+  test::check_round_trips(helper("echo_sync"), test::every_kind_of_value(), binary);
+}
+
+TEST_CASE("binary: bytes arrive bit-exact, inline and through shared memory") {
+  std::vector<json> values{
+      json::binary({}),
+      json::binary({0x00, 0xFF, 0x0A, 0x22, 0x5C}),
+      json::binary({1, 2, 3}, 42),  // a subtype survives
+      json{{"inline", bytes_of(1000, 1)}, {"n", 1}},
+      json{{"just below the threshold", bytes_of((1u << 20) - 1, 2)}},
+      json{{"at the threshold", bytes_of(1u << 20, 3)}},
+      json{{"two", json::array({bytes_of(3u << 20, 4), bytes_of(5u << 20, 5)})}},
+  };
+  test::check_round_trips(helper("echo_async"), values, binary);
+}
+
+TEST_CASE("binary: a 64 MiB payload makes the round trip bit-exact") {
+  const json::binary_t payload = bytes_of(64u << 20, 6);
+  test::check_round_trips(helper("echo_async"), {json::binary(payload)}, binary);
+}
+
+TEST_CASE("binary: shared-memory values count toward max_message_size, per message") {
+  forkipc::fork_options options = binary;
+  options.max_message_size = 17u << 20;
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  recorder seen(*child);
+  child->send(json{{"one", bytes_of(16u << 20, 7)}});                              // fits
+  child->send(json::array({bytes_of(9u << 20, 8), bytes_of(9u << 20, 9)}));     // 18 MiB: refused
+  child->send("after");
+  test::run_until(io, [&] { return seen.messages.size() == 2 || seen.closed(); });
+  child->disconnect();
+  test::run_to_end(io);
+  REQUIRE(seen.messages.size() == 2);
+  CHECK(seen.messages[0]["one"].get_binary().size() == 16u << 20);
+  CHECK(seen.messages[1] == "after");
+  REQUIRE(seen.errors.size() == 1);
+  CHECK(seen.errors[0].code() == forkipc::errc::malformed_message);
+  CHECK(std::string(seen.errors[0].what()).find("in one message") != std::string::npos);
+}
+
+TEST_CASE("binary: doubles travel exactly, NaN and infinities included") {
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("echo_async"), {}, binary);
+  recorder seen(*child);
+  const double values[] = {std::nan(""), std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(), 0.1, -0.0, 5e-324};
+  for (double v : values) child->send(v);
+  test::run_until(io, [&] { return seen.messages.size() == std::size(values) || seen.closed(); });
+  child->disconnect();
+  test::run_to_end(io);
+  REQUIRE(seen.messages.size() == std::size(values));
+  CHECK(std::isnan(seen.messages[0].get<double>()));
+  for (std::size_t i = 1; i < std::size(values); ++i) {
+    CHECK(seen.messages[i].get<double>() == values[i]);
+    CHECK(std::signbit(seen.messages[i].get<double>()) == std::signbit(values[i]));
+  }
+}
+
+TEST_CASE("binary: a frame over max_message_size is an error and closes the channel") {
+  forkipc::fork_options options = binary;
+  options.max_message_size = 1024;
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  recorder seen(*child);
+  child->send(std::string(4096, 'x'));  // the child takes it; its echo is too long for us
+  child->send("never answered");
+  test::run_to_end(io);
+  REQUIRE(seen.errors.size() == 1);
+  CHECK(seen.errors[0].code() == forkipc::errc::message_too_large);
+  CHECK(std::string(seen.errors[0].what()).find("cannot skip it safely") != std::string::npos);
+  CHECK(seen.messages.empty());
+  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+}
+
+TEST_CASE("binary: a Node child refuses the mode at start-up instead of misreading bytes") {
+  boost::asio::io_context io;
+  forkipc::fork_options options = binary;
+  options.exec_path = "node";
+  options.silent = true;  // Node's complaint goes to a captured stderr
+  auto child = forkipc::fork(io, test::script("echo.js"), {}, options);
+  recorder seen(*child);
+  child->send({{"hello", 1}});
+  test::run_to_end(io);
+  CHECK(seen.messages.empty());
+  CHECK(child->exit_code().value_or(0) != 0);
+  CHECK(seen.closes == 1);
+}
+
+TEST_CASE("binary: a child SIGKILLed mid-transfer leaves no region, descriptor or process") {
+  const auto fds_before = test::open_fds();
+  for (int round = 0; round < 5; ++round) {
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, helper("echo_async"), {}, binary);
+    recorder seen(*child);
+    for (int i = 0; i < 4; ++i) child->send(json{{"big", bytes_of(8u << 20, round)}});
+    test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
+    child->kill(SIGKILL);  // with more echoes in flight
+    test::run_to_end(io);
+    CHECK(seen.closes == 1);
+  }
+  CHECK(test::open_fds() == fds_before);
+  CHECK(test::child_pids().empty());
+  CHECK(shm_entries().empty());
+}
+
+TEST_CASE("binary: nothing of forkipc's is ever in /dev/shm") {
+  // Regions are memfds, which have no name: checked here after the transfers above (doctest runs
+  // the cases of a file in order) and by the SIGKILL case.
+  CHECK(shm_entries().empty());
+}
