@@ -5,6 +5,11 @@
 //   bench_forkipc stream N                N messages one way, with backpressure: messages/s,
 //                                         and the sender's peak RSS in MB
 //   bench_forkipc big N BYTES             N strings of BYTES one way: MB/s
+//   bench_forkipc binary N BYTES [--inline]
+//                                         N binary values of BYTES one way in binary
+//                                         serialization (through shared memory, or with
+//                                         --inline through the socket): MB/s
+//   bench_forkipc stream-binary N         as stream, in binary serialization
 //   bench_forkipc spawn N                 fork() to the child's first message: median, in ms
 //
 // --split puts the parent on CPU 0 and the child on CPU 1; without it the caller decides (the
@@ -73,6 +78,7 @@ int child_main(const std::string& role) {
       if (m.is_object() && m.contains("pause")) return;  // the sender's marker, not a message
       ++count;
       if (m.is_string()) bytes += m.get_ref<const std::string&>().size();
+      if (m.is_binary()) bytes += m.get_binary().size();
     });
   } else if (role == "hello") {
     parent->send("hello");
@@ -135,9 +141,10 @@ void send_with_backpressure(forkipc::child_process& child, const json& message, 
   (*pump)();
 }
 
-void one_way(const std::string& shape, std::size_t count, const json& message) {
+void one_way(const std::string& shape, std::size_t count, const json& message,
+             forkipc::fork_options options = {}) {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, self_path(), {"sink"});
+  auto child = forkipc::fork(io, self_path(), {"sink"}, options);
   json result;
   child->on("message", [&](const json& m) {
     result = m;
@@ -147,7 +154,7 @@ void one_way(const std::string& shape, std::size_t count, const json& message) {
   send_with_backpressure(*child, message, count, [&] { child->send({{"end", true}}); });
   io.run();
   const double elapsed = seconds_since(start);
-  if (message.is_string()) {
+  if (message.is_string() || message.is_binary()) {
     report(shape, static_cast<double>(result["bytes"].get<std::size_t>()) / elapsed / 1e6, "MB/s");
   } else {
     report(shape, static_cast<double>(result["count"].get<std::size_t>()) / elapsed, "msg/s");
@@ -183,6 +190,15 @@ int main(int argc, char** argv) {
       one_way("stream small", number(1), json{{"n", 12345}});
     } else if (shape == "big") {
       one_way("stream " + std::to_string(number(2) >> 20) + " MiB strings", number(1), std::string(number(2), 'x'));
+    } else if (shape == "stream-binary") {
+      one_way("stream small binary", number(1), json{{"n", 12345}},
+              {.serialization = forkipc::serialization::binary});
+    } else if (shape == "binary") {
+      const bool through_socket = args.size() > 3 && args[3] == "--inline";
+      forkipc::fork_options options{.serialization = forkipc::serialization::binary};
+      if (through_socket) options.shared_memory_threshold = 0;
+      one_way("binary " + std::to_string(number(2) >> 20) + " MiB" + (through_socket ? " via socket" : ""),
+              number(1), json::binary(std::vector<std::uint8_t>(number(2), 'x')), options);
     } else if (shape == "spawn") {
       spawn(number(1));
     } else {
@@ -190,7 +206,8 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::cerr << "bench_forkipc: " << e.what() << "\n"
-              << "usage: bench_forkipc roundtrip N [--split] | stream N | big N BYTES | spawn N\n";
+              << "usage: bench_forkipc roundtrip N [--split] | stream N | stream-binary N | big N BYTES"
+                 " | binary N BYTES [--inline] | spawn N\n";
     return 2;
   }
 }

@@ -202,6 +202,11 @@ int main(int argc, char** argv) {
       one_way("stream small", number(1), small.size(), true);
     } else if (shape == "big") {
       one_way("stream " + std::to_string(number(2) >> 20) + " MiB strings", number(1), number(2), false);
+    } else if (shape == "binary") {  // bytes are bytes here: the limit for binary values too
+      const std::string suffix = args.size() > 3 && args[3] == "--inline" ? " via socket" : "";
+      one_way("binary " + std::to_string(number(2) >> 20) + " MiB" + suffix, number(1), number(2), false);
+    } else if (shape == "stream-binary") {
+      one_way("stream small binary", number(1), small.size(), true);
     } else if (shape == "spawn") {
       spawn(number(1));
     } else {

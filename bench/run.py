@@ -62,6 +62,12 @@ def main():
         (["stream", str(1000000 // scale)], False, ["forkipc", "raw", "node", "python"]),
         (["big", str(200 // scale), str(1 << 20)], False, ["forkipc", "raw", "node", "python"]),
         (["spawn", str(50 // (5 if args.quick else 1))], False, ["forkipc", "raw", "node"]),
+        # binary serialization and its shared-memory path, against the raw limit
+        (["stream-binary", str(1000000 // scale)], False, ["forkipc", "raw"]),
+        (["binary", str(200 // scale), str(1 << 20), "--inline"], False, ["forkipc", "raw"]),
+        (["binary", str(200 // scale), str(1 << 20)], False, ["forkipc", "raw"]),
+        (["binary", str(40 // scale), str(16 << 20)], False, ["forkipc", "raw"]),
+        (["binary", str(12 // min(scale, 4)), str(64 << 20)], False, ["forkipc", "raw"]),
     ]
 
     results = {}  # shape -> peer -> (value, unit)
@@ -98,6 +104,11 @@ TARGETS = {
     "stream small sender peak RSS": ("<= 50 MB", lambda f: f["forkipc"] <= 50),
     "stream 1 MiB strings": (">= 2x node", lambda f: f["forkipc"] >= 2 * f["node"]),
     "fork to first message median": ("<= 1.3x raw", lambda f: f["forkipc"] <= 1.3 * f["raw"]),
+    "stream small binary": (">= 10M/s", lambda f: f["forkipc"] >= 10e6),
+    "binary 1 MiB via socket": (">= 50% of raw", lambda f: f["forkipc"] >= 0.5 * f["raw"]),
+    "binary 1 MiB": (">= 50% of raw", lambda f: f["forkipc"] >= 0.5 * f["raw"]),
+    "binary 16 MiB": (">= 1x raw (shared memory)", lambda f: f["forkipc"] >= f["raw"]),
+    "binary 64 MiB": (">= 1x raw (shared memory)", lambda f: f["forkipc"] >= f["raw"]),
 }
 
 

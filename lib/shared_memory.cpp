@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include <forkipc/error.hpp>
@@ -53,7 +54,8 @@ shared_region shared_region::create(std::size_t capacity, unique_fd& fd) {
       ::fcntl(created.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     throw_errno(errno, "cannot size a shared-memory region of " + std::to_string(size) + " bytes");
   }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, created.get(), 0);
+  // Populated at once: one call allocates the pages that would otherwise fault in one by one.
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, created.get(), 0);
   if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory region of " + std::to_string(size) + " bytes");
   fd = std::move(created);
   return shared_region(static_cast<std::uint8_t*>(base), size);
@@ -131,7 +133,7 @@ std::size_t shm_outbox::in_flight() const noexcept {
   return static_cast<std::size_t>(head_ - std::min(region_->released(), head_));
 }
 
-void shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
+bool shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
   const std::size_t n = bytes.size();
   // Ring-buffer placement with positions that only grow: the peer releases in order, so the
   // free space is the capacity less what lies between its release point and head_. A value
@@ -148,11 +150,19 @@ void shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
     return head_ + skip;
   };
   std::optional<std::uint64_t> position = place();
+  const std::size_t old_capacity = region_ ? region_->data().size() : 0;
+  if (!position && old_capacity >= 2 * n) {  // busy, not too small: give the peer a moment
+    // Long enough for the peer to copy out what it has at a slow 1 GB/s, and then some.
+    const auto deadline = std::chrono::steady_clock::now() + busy_wait +
+                          std::chrono::microseconds((head_ - std::min(region_->released(), head_)) / 1000);
+    while (!(position = place()) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    if (!position && n <= inline_limit) return false;
+  }
   if (!position) {
-    // Too little room: a new region, large enough for this value twice over, so that the next
-    // one fits while the peer reads this one.
-    const std::size_t old_capacity = region_ ? region_->data().size() : 0;
-    const std::size_t capacity = std::max({minimum_capacity, 2 * old_capacity, 2 * n});
+    // Too small: a new region, large enough for this value twice over, so that the next one
+    // fits while the peer reads this one.
+    const std::size_t capacity = std::max(minimum_capacity, 2 * n);
     unique_fd fd;
     shared_region created = shared_region::create(capacity, fd);
     replaced_.push_back(std::move(region_));
@@ -170,6 +180,7 @@ void shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
   put<std::uint64_t>(out, offset);
   put<std::uint64_t>(out, n);
   put<std::uint64_t>(out, head_);
+  return true;
 }
 
 // ---- shm_inbox ----

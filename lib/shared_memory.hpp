@@ -2,6 +2,7 @@
 // region both processes map, and only a small reference crosses the socket.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -54,15 +55,25 @@ class shared_region {
   std::size_t size_ = 0;
 };
 
-/// The sending side: places large binary values in a ring buffer in the current region, and
-/// moves to a new, larger region when one does not fit. Regions are reused, not created per
-/// message. Used inside one message's encoding: begin(), encode, then commit() or rollback().
+/// The sending side: places large binary values in a ring buffer in the current region. Regions
+/// are reused, not created per message. When the region is too small for a value, a new one
+/// twice its size takes over. When a value does not fit because the peer has not read enough
+/// yet, the sender waits for it, up to busy_wait plus the time to copy what is unread at 1 GB/s:
+/// the peer is copying out at memory speed, and
+/// this keeps a fast sender to its pace with bounded memory. If the peer still has not read
+/// enough (it is busy elsewhere), a value of up to inline_limit bytes goes inline through the
+/// socket, whose backpressure holds the sender back from there; a larger one (which the peer's
+/// max_message_size might refuse inline) moves to a new region. Used inside one message's
+/// encoding: begin(), encode, then commit() or rollback().
 class shm_outbox final : public binary_spill {
  public:
   explicit shm_outbox(std::size_t threshold) noexcept : threshold_(threshold) {}
 
   std::size_t threshold() const noexcept override { return threshold_; }
-  void spill(std::span<const std::uint8_t> bytes, std::string& out) override;
+  bool spill(std::span<const std::uint8_t> bytes, std::string& out) override;
+
+  static constexpr std::size_t inline_limit = std::size_t{4} << 20;
+  static constexpr std::chrono::milliseconds busy_wait{20};
 
   void begin() noexcept;
   /// The descriptors of the regions this message's encoding created, in order: they must reach

@@ -177,6 +177,29 @@ TEST_CASE("shared memory: values go through a reused ring, references come back 
   CHECK(regions == 1);  // one region, reused fifty times
 }
 
+TEST_CASE("shared memory: a value that finds the ring busy goes inline; one too large for it gets a new region") {
+  shm_outbox outbox(1);
+  std::string reference;
+  std::vector<unique_fd> regions;
+  const auto spill = [&](std::size_t n) {
+    reference.clear();
+    outbox.begin();
+    const bool spilled = outbox.spill(std::vector<std::uint8_t>(n, 1), reference);
+    for (unique_fd& fd : outbox.commit()) regions.push_back(std::move(fd));
+    return spilled;
+  };
+  CHECK(spill(3u << 20));  // the first region: 8 MiB
+  CHECK(spill(3u << 20));
+  CHECK_FALSE(spill(3u << 20));  // nothing was read, even after a wait: the socket carries it
+  CHECK(regions.size() == 1);
+  CHECK(spill(5u << 20));  // too large for 8 MiB twice over: a new region
+  CHECK(regions.size() == 2);
+  CHECK(spill(20u << 20));  // a new region of 40 MiB
+  CHECK(spill(20u << 20));
+  CHECK(spill(20u << 20));  // busy, but beyond inline_limit: never inline, so a new region
+  CHECK(regions.size() == 4);
+}
+
 TEST_CASE("shared memory: a rolled-back message leaves the ring as it was") {
   shm_outbox outbox(10);
   outbox.begin();
@@ -205,7 +228,7 @@ TEST_CASE("shared memory: references the peer never backed are refused") {
   shm_outbox outbox(1);
   std::string reference;
   outbox.begin();
-  outbox.spill(std::vector<std::uint8_t>(10, 1), reference);
+  REQUIRE(outbox.spill(std::vector<std::uint8_t>(10, 1), reference));
   for (unique_fd& fd : outbox.commit()) fds.push_back(std::move(fd));
   std::string beyond = reference;
   beyond[4] = '\x7F';  // the offset's top byte

@@ -11,10 +11,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -297,4 +299,28 @@ TEST_CASE("the seed's own Node server, pointed at sum_child through execPath, an
   // The seed's defect, which sum_server does not have: its child is still running.
   CHECK(test::child_pids(seed.pid()).size() == 1);
   // ~server kills the seed and reaps the orphans; the children exit as their channel closes.
+}
+
+TEST_CASE("the cluster example: each connection is handed to a worker, which answers on it") {
+  const std::string cluster_server = FORKIPC_EXAMPLES "/cluster/cluster_server";
+  server cluster(cluster_server, {"--port", "0", "--workers", "2"}, {});
+  std::set<std::string> answered_by;
+  for (int i = 0; i < 40; ++i) {
+    const reply r = get(cluster.port(), "/");
+    REQUIRE(r.status == 200);
+    CHECK(r.body.rfind("hello from worker ", 0) == 0);
+    answered_by.insert(r.body);
+  }
+  const auto workers = cluster.children();
+  CHECK(workers.size() == 2);
+  CHECK(answered_by.size() == 2);  // round robin: both workers answered
+  // A worker that dies is replaced, and connections keep being answered.
+  ::kill(workers.front(), SIGKILL);
+  test::eventually("the dead worker is replaced", [&] {
+    const auto now = cluster.children();
+    return now.size() == 2 && std::find(now.begin(), now.end(), workers.front()) == now.end();
+  });
+  for (int i = 0; i < 10; ++i) CHECK(get(cluster.port(), "/").status == 200);
+  CHECK(cluster.terminate() == 0);
+  CHECK(test::child_pids(cluster.pid()).empty());
 }

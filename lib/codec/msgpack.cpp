@@ -111,10 +111,11 @@ void put_binary(std::string& out, const json::binary_t& bytes, binary_spill* spi
   }
   if (spill != nullptr && bytes.size() >= spill->threshold()) {
     std::string reference;
-    spill->spill(bytes, reference);
-    put_ext_header(out, reference.size(), out_of_band_ext);
-    out.append(reference);
-    return;
+    if (spill->spill(bytes, reference)) {
+      put_ext_header(out, reference.size(), out_of_band_ext);
+      out.append(reference);
+      return;
+    }
   }
   if (bytes.has_subtype()) {
     put_ext_header(out, bytes.size(), static_cast<std::uint8_t>(bytes.subtype()));

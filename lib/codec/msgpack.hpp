@@ -22,8 +22,9 @@ class binary_spill {
  public:
   /// Binary values of at least this many bytes are spilled.
   virtual std::size_t threshold() const noexcept = 0;
-  /// Stores bytes out of band and appends the reference that stands for them to out.
-  virtual void spill(std::span<const std::uint8_t> bytes, std::string& out) = 0;
+  /// Stores bytes out of band and appends the reference that stands for them to out; or returns
+  /// false, appending nothing, to have them written inline.
+  virtual bool spill(std::span<const std::uint8_t> bytes, std::string& out) = 0;
 
  protected:
   ~binary_spill() = default;
