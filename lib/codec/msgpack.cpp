@@ -213,10 +213,16 @@ class reader {
     return true;
   }
 
+  // Bytes as unsigned chars: a copy between different element types would go byte by byte.
+  static json::binary_t::container_type byte_vector(std::string_view s) {
+    const auto* first = reinterpret_cast<const std::uint8_t*>(s.data());
+    return json::binary_t::container_type(first, first + s.size());
+  }
+
   bool binary(std::size_t n, json& out) {
     std::string_view s;
     if (!bytes(n, s)) return false;
-    out = json::binary(json::binary_t::container_type(s.begin(), s.end()));
+    out = json::binary(byte_vector(s));
     return true;
   }
 
@@ -231,7 +237,7 @@ class reader {
       out = json::binary(std::move(fetched));
       return true;
     }
-    out = json::binary(json::binary_t::container_type(payload.begin(), payload.end()), type);
+    out = json::binary(byte_vector(payload), type);
     return true;
   }
 
