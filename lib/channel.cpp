@@ -1,6 +1,7 @@
 #include "channel.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <variant>
 
 #include <boost/asio/post.hpp>
@@ -11,12 +12,13 @@
 namespace forkipc::detail {
 
 channel::channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_message_size,
-                 channel_owner& owner, std::weak_ptr<void> owner_lifetime)
+                 std::size_t max_queued_bytes, channel_owner& owner, std::weak_ptr<void> owner_lifetime)
     : io_(io),
       socket_(io, boost::asio::local::stream_protocol(), socket.release()),
       decoder_(max_message_size),
       owner_(owner),
-      owner_lifetime_(std::move(owner_lifetime)) {}
+      owner_lifetime_(std::move(owner_lifetime)),
+      max_queued_bytes_(max_queued_bytes) {}
 
 // The channel's own callbacks run under a cork; see the class comment.
 class channel::cork {
@@ -149,9 +151,13 @@ void channel::drain_and_close() {
 bool channel::send(const json& message, std::function<void(std::error_code)> on_sent) {
   settled outcome;
   bool accepted = false, below_high_water = false;
+  std::optional<std::size_t> waiting;  // set when the queue is too full to take it
   {
     std::lock_guard lock(mutex_);
-    if (state_ == state::open && !write_failed_) {
+    // A peer that does not read must not make this process grow without bound.
+    if (state_ == state::open && !write_failed_ && queue_.size() >= max_queued_bytes_) {
+      waiting = queue_.size();
+    } else if (state_ == state::open && !write_failed_) {
       accepted = true;
       queue_.push([&](std::string& out) { encode_json_line(message, out); }, std::move(on_sent));
       const bool corked = corked_by_.load() == std::this_thread::get_id();
@@ -159,7 +165,16 @@ bool channel::send(const json& message, std::function<void(std::error_code)> on_
       below_high_water = !write_failed_ && queue_.size() < high_water_mark;
     }
   }
-  if (!accepted) {
+  if (waiting) {
+    error full(errc::send_queue_full, "cannot send a message: " + std::to_string(*waiting) +
+                                          " bytes already wait to be written (max_queued_bytes is " +
+                                          std::to_string(max_queued_bytes_) + "), as the peer does not read");
+    if (on_sent) {
+      boost::asio::post(io_, [on_sent = std::move(on_sent), ec = full.code()] { on_sent(ec); });
+    } else {
+      report_error_later(std::move(full));
+    }
+  } else if (!accepted) {
     if (on_sent) {
       outcome.failed.push_back(std::move(on_sent));
     } else {

@@ -48,8 +48,9 @@ class channel {
 
   /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
   /// and this channel, which it contains, live as long as one is pending.
+  /// Past max_queued_bytes of unwritten bytes, send() refuses (errc::send_queue_full).
   channel(boost::asio::io_context& io, unique_fd socket, std::size_t max_message_size,
-          channel_owner& owner, std::weak_ptr<void> owner_lifetime);
+          std::size_t max_queued_bytes, channel_owner& owner, std::weak_ptr<void> owner_lifetime);
 
   /// Starts reading. Before it, sends already work.
   void start();
@@ -119,6 +120,7 @@ class channel {
   std::atomic<state> state_ = state::open;
   std::mutex mutex_;  // guards what follows, and keeps the descriptor from closing under a write
   write_queue queue_;
+  const std::size_t max_queued_bytes_;
   bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
   bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent
   std::atomic<std::thread::id> corked_by_{};  // the thread running this channel's callbacks

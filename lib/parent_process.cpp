@@ -21,7 +21,8 @@ class parent_process::impl final : public detail::channel_owner {
       : self_(self),
         io_(io),
         lifetime_(self.weak_from_this()),
-        channel_(io, std::move(socket), fork_options{}.max_message_size, *this, lifetime_) {}
+        channel_(io, std::move(socket), fork_options{}.max_message_size,
+                 fork_options{}.max_queued_bytes, *this, lifetime_) {}
 
   // What was sent is written before the channel goes: a child's last words reach its parent.
   ~impl() { channel_.flush_for_exit(); }

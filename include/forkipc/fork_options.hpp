@@ -51,6 +51,14 @@ struct fork_options {
   /// An incoming message longer than this (in bytes, without its newline) is an "error" event
   /// and is discarded as it streams in, never buffered whole.
   std::size_t max_message_size = std::size_t{64} << 20;
+
+  /// The most memory a child that stops reading can cost the parent. send() returns false from
+  /// 128 KiB of unwritten bytes on (the high-water mark, as in Node) but still queues; once this
+  /// many bytes wait, it refuses: the message is not queued, send() returns false, and on_sent
+  /// (or an "error" event without one) gets errc::send_queue_full. The queue holds at most this
+  /// plus the one message that crossed it.
+  std::size_t max_queued_bytes = std::size_t{1} << 30;
+
 };
 
 }  // namespace forkipc
