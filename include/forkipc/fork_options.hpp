@@ -59,6 +59,16 @@ struct fork_options {
   /// plus the one message that crossed it.
   std::size_t max_queued_bytes = std::size_t{1} << 30;
 
+  /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
+  /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen
+  /// too. The child is started through forkipc's small helper program, installed in
+  /// libexecdir/forkipc (found through $FORKIPC_LIBEXECDIR first, for an uninstalled build), which
+  /// sets the signal and then execs the program.
+  ///
+  /// Linux sends the signal when the *thread* that started the child ends, not the process: call
+  /// fork() from a thread that outlives the child (the main thread, or the io_context's), never
+  /// from a short-lived worker thread, or the child is killed when that thread returns.
+  bool kill_on_parent_exit = false;
 };
 
 }  // namespace forkipc
