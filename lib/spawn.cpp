@@ -38,7 +38,9 @@ std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
 // stdin closed gets its socketpair on fd 0, and dup2(fd, fd) would not clear close-on-exec.
 unique_fd move_above_stdio(unique_fd fd) {
   const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10);
-  if (moved < 0) throw_system_error(errno, "cannot duplicate a descriptor for the child");
+  // EINVAL: RLIMIT_NOFILE is 10 or less, so that no descriptor can be 10 or more. That is the
+  // limit on open files, as the user should hear it, not an invalid argument.
+  if (moved < 0) throw_system_error(errno == EINVAL ? EMFILE : errno, "cannot duplicate a descriptor for the child");
   return unique_fd(moved);
 }
 
