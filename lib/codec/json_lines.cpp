@@ -142,7 +142,9 @@ std::span<char> json_line_decoder::prepare(std::size_t size) {
     begin_ = 0;
   }
   if (capacity_ - end_ < size) {
-    const std::size_t capacity = std::max(end_ + size, capacity_ * 2);
+    // Doubling, for linear time, but never past what one line under the limit and one read
+    // need: a peer's over-long line must not cost twice max_message_size.
+    const std::size_t capacity = std::max(end_ + size, std::min(capacity_ * 2, max_message_size_ + size));
     auto grown = std::make_unique_for_overwrite<char[]>(capacity);
     if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
     buffer_ = std::move(grown);

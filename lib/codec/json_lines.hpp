@@ -59,6 +59,9 @@ class json_line_decoder {
 
   /// Bytes held for a line not yet complete.
   std::size_t buffered() const noexcept { return end_ - begin_; }
+  /// Bytes allocated for the buffer: after next() returned nullopt, at most max_message_size
+  /// plus the largest prepare() size.
+  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   void reset_buffer() noexcept { begin_ = scan_ = end_ = 0; }

@@ -2,8 +2,8 @@
 //
 // Input: byte 0 picks max_message_size, byte 1 the size of the pieces the stream arrives in;
 // the rest is the stream. Checks, besides what ASan, UBSan and LeakSanitizer catch:
-// - the decoder never holds more than max_message_size bytes of an unfinished line (a peer
-//   cannot make it allocate more than that plus one read);
+// - the decoder never holds more than max_message_size bytes of an unfinished line, nor
+//   allocates more than that plus one read (a peer cannot make it);
 // - the split of the stream changes nothing: fed whole or piece by piece, the same messages
 //   and the same kinds of errors come out, in the same order;
 // - every decoded message encodes again (it is valid UTF-8) and decodes back to itself.
@@ -77,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       decoder.feed(stream.substr(at, piece));
       drain(decoder, split);
       require(decoder.buffered() <= max);
+      require(decoder.capacity() <= max + piece);
     }
     finish(decoder, split);
   }
