@@ -61,9 +61,10 @@ struct fork_options {
 
   /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
   /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen
-  /// too. The child is started through forkipc's small helper program, installed in
-  /// libexecdir/forkipc (found through $FORKIPC_LIBEXECDIR first, for an uninstalled build), which
-  /// sets the signal and then execs the program.
+  /// too. posix_spawn has no hook to run code in the child, so such a child is started through
+  /// forkipc's small helper program, forkipc-pdeathsig, installed in libexecdir/forkipc (found
+  /// through $FORKIPC_LIBEXECDIR first, for an uninstalled build), which sets the signal and
+  /// then execs the program; fork() throws as usual when the program cannot be started.
   ///
   /// Linux sends the signal when the *thread* that started the child ends, not the process: call
   /// fork() from a thread that outlives the child (the main thread, or the io_context's), never
