@@ -1,6 +1,7 @@
 #include "channel.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <variant>
 
 #include <boost/asio/post.hpp>
@@ -16,7 +17,8 @@ channel::channel(boost::asio::io_context& io, unique_fd socket, const channel_se
       socket_(io, boost::asio::local::stream_protocol(), socket.release()),
       owner_(owner),
       owner_lifetime_(std::move(owner_lifetime)),
-      codec_(settings) {}
+      codec_(settings),
+      max_queued_bytes_(settings.max_queued_bytes) {}
 
 // The channel's own callbacks run under a cork; see the class comment.
 class channel::cork {
@@ -153,9 +155,13 @@ bool channel::send(const json& message, forkipc::handle passed,
                    std::function<void(std::error_code)> on_sent) {
   settled outcome;
   bool accepted = false, below_high_water = false;
+  std::optional<std::size_t> waiting;  // set when the queue is too full to take it
   {
     std::lock_guard lock(mutex_);
-    if (state_ == state::open && !write_failed_) {
+    // A peer that does not read must not make this process grow without bound.
+    if (state_ == state::open && !write_failed_ && queue_.size() >= max_queued_bytes_) {
+      waiting = queue_.size();
+    } else if (state_ == state::open && !write_failed_) {
       accepted = true;
       codec_.push(queue_, message, std::move(passed), std::move(on_sent));
       const bool corked = corked_by_.load() == std::this_thread::get_id();
@@ -164,7 +170,16 @@ bool channel::send(const json& message, forkipc::handle passed,
           !write_failed_ && queue_.size() + codec_.shared_in_flight() < high_water_mark;
     }
   }
-  if (!accepted) {
+  if (waiting) {
+    error full(errc::send_queue_full, "cannot send a message: " + std::to_string(*waiting) +
+                                          " bytes already wait to be written (max_queued_bytes is " +
+                                          std::to_string(max_queued_bytes_) + "), as the peer does not read");
+    if (on_sent) {
+      boost::asio::post(io_, [on_sent = std::move(on_sent), ec = full.code()] { on_sent(ec); });
+    } else {
+      report_error_later(std::move(full));
+    }
+  } else if (!accepted) {
     if (on_sent) {
       outcome.failed.push_back(std::move(on_sent));
     } else {

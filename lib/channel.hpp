@@ -49,6 +49,7 @@ class channel {
 
   /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
   /// and this channel, which it contains, live as long as one is pending.
+  /// Past settings.max_queued_bytes of unwritten bytes, send() refuses (errc::send_queue_full).
   channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
           channel_owner& owner, std::weak_ptr<void> owner_lifetime);
 
@@ -120,6 +121,7 @@ class channel {
   std::mutex mutex_;  // guards what follows, and keeps the descriptor from closing under a write
   channel_codec codec_;  // encoding under mutex_; decoding only on the io_context's thread
   write_queue queue_;
+  const std::size_t max_queued_bytes_;
   bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
   bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent
   std::atomic<std::thread::id> corked_by_{};  // the thread running this channel's callbacks

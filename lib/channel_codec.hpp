@@ -17,16 +17,19 @@
 
 namespace forkipc::detail {
 
-/// How a channel frames its messages.
+/// How a channel frames its messages, and its limits: see fork_options.
 struct channel_settings {
-  serialization mode = serialization::json;
-  std::size_t max_message_size = std::size_t{64} << 20;
-  std::size_t shared_memory_threshold = std::size_t{1} << 20;  // binary mode; 0: never
+  serialization mode;
+  std::size_t max_message_size;
+  std::size_t shared_memory_threshold;  // binary mode; 0: never
+  std::size_t max_queued_bytes;
 };
 
-/// The settings fork_options gives the parent's end.
+/// The settings options give; settings_of(fork_options{}) are the defaults, which the child's
+/// end uses.
 inline channel_settings settings_of(const fork_options& options) {
-  return {options.serialization, options.max_message_size, options.shared_memory_threshold};
+  return {options.serialization, options.max_message_size, options.shared_memory_threshold,
+          options.max_queued_bytes};
 }
 
 /// A message that arrived, with the descriptor it passed, if any.

@@ -29,6 +29,8 @@ class forkipc_category final : public std::error_category {
         return "the worker ended before it answered";
       case errc::pool_closed:
         return "the pool is closed";
+      case errc::send_queue_full:
+        return "too many bytes wait to be sent (max_queued_bytes): the peer does not read";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

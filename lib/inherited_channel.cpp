@@ -59,6 +59,11 @@ int validated_descriptor(const std::string& value) {
   ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length);
   if (domain != AF_UNIX || type != SOCK_STREAM)
     throw_invalid(std::errc::wrong_protocol_type, value, "is not a Unix stream socket");
+  // A listening or never connected socket would only fail on the first read.
+  sockaddr_storage peer;
+  length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0)
+    throw_invalid(std::errc::not_connected, value, "is a Unix stream socket, but not connected to a peer");
   return fd;
 }
 

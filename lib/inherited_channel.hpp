@@ -23,8 +23,9 @@ struct inherited_channel {
 /// Takes the channel: validates it, removes NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE
 /// from the environment and makes the descriptor close-on-exec, as a Node child does at start-up.
 /// Throws forkipc::error: errc::not_forked without one; EBUSY when it was taken already;
-/// errc::unsupported_serialization for a mode other than json and forkipc-binary; EBADF, ENOTSOCK or EPROTOTYPE when
-/// NODE_CHANNEL_FD does not name a Unix stream socket.
+/// errc::unsupported_serialization for a mode other than json and forkipc-binary; EBADF,
+/// ENOTSOCK, EPROTOTYPE or ENOTCONN when NODE_CHANNEL_FD does not name a connected Unix stream
+/// socket.
 inherited_channel take_inherited_channel();
 
 }  // namespace forkipc::detail

@@ -17,9 +17,9 @@ namespace events = detail::events;
 
 namespace {
 
-// The child's own sends use fork_options' defaults: the parent's options do not reach it.
+// The child's end has fork_options' defaults: the parent's options do not reach it.
 detail::channel_settings settings_of(serialization mode) {
-  detail::channel_settings settings;
+  detail::channel_settings settings = detail::settings_of(fork_options{});
   settings.mode = mode;
   return settings;
 }

@@ -14,6 +14,8 @@
 #include <forkipc/child_process.hpp>
 #include <forkipc/error.hpp>
 
+#include "envelope.hpp"
+
 namespace forkipc {
 namespace {
 
@@ -24,10 +26,6 @@ using clock = std::chrono::steady_clock;
 constexpr auto healthy_lifetime = std::chrono::seconds(1);
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto longest_backoff = std::chrono::milliseconds(5000);
-
-json request_envelope(std::uint64_t id, const json& body) {
-  return {{"forkipc", "request"}, {"id", id}, {"body", body}};
-}
 
 }  // namespace
 
@@ -161,7 +159,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   void assign(std::uint64_t id, request& r, const json& message, const std::shared_ptr<worker>& w) {
     r.assigned = w;
     w->in_flight.insert(id);
-    w->process->send(request_envelope(id, message));
+    w->process->send(detail::request_envelope(id, message));
   }
 
   void dispatch_waiting() {
@@ -177,19 +175,12 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   }
 
   void on_message(const std::shared_ptr<worker>& w, const json& m) {
-    if (!m.is_object()) return;
-    const auto kind = m.find("forkipc");
-    const auto id = m.find("id");
-    if (kind == m.end() || !kind->is_string() || id == m.end() || !id->is_number_unsigned()) return;
-    const auto it = requests_.find(id->get<std::uint64_t>());
+    auto answer = detail::parse_worker_answer(m);
+    if (!answer) return;
+    const auto it = requests_.find(answer->id);
     if (it == requests_.end() || it->second.assigned != w) return;  // timed out already
-    if (*kind == "reply") {
-      const auto body = m.find("body");
-      complete(it->first, {}, body == m.end() ? json() : *body);
-    } else if (*kind == "error") {
-      const auto message = m.find("message");
-      complete(it->first, errc::request_failed, message == m.end() ? json("") : *message);
-    }
+    complete(it->first, answer->failed ? make_error_code(errc::request_failed) : std::error_code(),
+             std::move(answer->body));
   }
 
   void on_worker_closed(const std::shared_ptr<worker>& w, std::optional<int>, std::optional<int>) {

@@ -5,14 +5,10 @@
 #include <forkipc/pool.hpp>
 #include <forkipc/sync/parent.hpp>
 
+#include "envelope.hpp"
+
 namespace forkipc {
 namespace {
-
-bool is_request(const json& message) {
-  if (!message.is_object()) return false;
-  const auto kind = message.find("forkipc");
-  return kind != message.end() && *kind == "request" && message.contains("id");
-}
 
 // The handler's answer to one message, or what it threw.
 struct outcome {
@@ -44,15 +40,10 @@ void serve(std::function<json(const json&)> handler) {
     }
     if (!message) return;  // the parent disconnected
     try {
-      if (is_request(*message)) {
-        const json& id = (*message)["id"];
-        const auto body = message->find("body");
-        outcome result = run(handler, body == message->end() ? json() : *body);
-        if (result.failure) {
-          parent.send({{"forkipc", "error"}, {"id", id}, {"message", *result.failure}});
-        } else {
-          parent.send({{"forkipc", "reply"}, {"id", id}, {"body", std::move(result.value)}});
-        }
+      if (auto request = detail::parse_request(*message)) {
+        outcome result = run(handler, request->body);
+        parent.send(result.failure ? detail::failure_envelope(request->id, std::move(*result.failure))
+                                   : detail::reply_envelope(request->id, std::move(result.value)));
       } else {
         outcome result = run(handler, *message);
         parent.send(result.failure ? json{{"error", *result.failure}} : std::move(result.value));

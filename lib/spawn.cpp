@@ -40,7 +40,9 @@ std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
 // stdin closed gets its socketpair on fd 0, and dup2(fd, fd) would not clear close-on-exec.
 unique_fd move_above_stdio(unique_fd fd) {
   const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10);
-  if (moved < 0) throw_system_error(errno, "cannot duplicate a descriptor for the child");
+  // EINVAL: RLIMIT_NOFILE is 10 or less, so that no descriptor can be 10 or more. That is the
+  // limit on open files, as the user should hear it, not an invalid argument.
+  if (moved < 0) throw_system_error(errno == EINVAL ? EMFILE : errno, "cannot duplicate a descriptor for the child");
   return unique_fd(moved);
 }
 
@@ -103,6 +105,25 @@ class default_signals {
  private:
   posix_spawnattr_t attributes_;
 };
+
+// kill_on_parent_exit: the helper that sets PR_SET_PDEATHSIG and execs the program (see
+// pdeathsig_exec.cpp), and the pipe on which it reports a failed exec.
+constexpr int exec_error_fd = 4;
+
+fs::path pdeathsig_helper() {
+  // secure_getenv: a set-user-ID program never takes the helper's location from its caller.
+  const char* dir = ::secure_getenv("FORKIPC_LIBEXECDIR");
+  return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-pdeathsig";
+}
+
+// The errno the helper wrote after its exec failed, or 0 once the program runs.
+int read_exec_error(const unique_fd& pipe) {
+  int err = 0;
+  ssize_t got;
+  while ((got = ::read(pipe.get(), &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  return got == static_cast<ssize_t>(sizeof err) ? err : 0;
+}
 
 bool is_channel_variable(std::string_view entry) {
   const auto name = entry.substr(0, entry.find('='));
@@ -209,7 +230,17 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
   }
   actions.dup2(child_end.get(), channel_fd);
-  actions.close_from(channel_fd + 1);
+  pipe_ends exec_error;
+  fs::path spawned = program;
+  if (options.kill_on_parent_exit) {
+    spawned = pdeathsig_helper();
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for starting " + quoted(program));
+    exec_error = {unique_fd(fds[0]), move_above_stdio(unique_fd(fds[1]))};
+    actions.dup2(exec_error.write.get(), exec_error_fd);
+    argv.insert(argv.begin(), {spawned.string(), std::to_string(::getpid()), program.string()});
+  }
+  actions.close_from(options.kill_on_parent_exit ? exec_error_fd + 1 : channel_fd + 1);
   if (options.cwd) actions.chdir(base);
 
   std::vector<char*> argv_pointers, env_pointers;
@@ -220,13 +251,25 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
 
   const default_signals attributes;
   pid_t pid = -1;
-  const int result = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(),
-                                   argv_pointers.data(), env_pointers.data());
+  int result = ::posix_spawn(&pid, spawned.c_str(), actions.get(), attributes.get(),
+                             argv_pointers.data(), env_pointers.data());
+  const bool helper_failed = result != 0 && spawned != program;
+  if (result == 0 && exec_error.read) {
+    exec_error.write.reset();  // else the read below would never see the end
+    if ((result = read_exec_error(exec_error.read)) != 0) {
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
   if (result != 0) {
     // posix_spawn reports a failed chdir and a failed exec alike; tell them apart for the user.
     if (options.cwd) {
       if (const int problem = working_directory_problem(base))
         throw_system_error(problem, "cannot start " + quoted(program) + " in working directory " + quoted(base));
+    }
+    if (helper_failed) {
+      throw_system_error(result, "cannot start " + quoted(program) + ": kill_on_parent_exit needs forkipc's helper " +
+                                     quoted(spawned) + " (install forkipc, or set FORKIPC_LIBEXECDIR to its folder)");
     }
     throw_system_error(result, "cannot start " + quoted(program));
   }

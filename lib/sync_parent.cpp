@@ -11,7 +11,7 @@ namespace {
 
 detail::blocking_channel inherited_blocking_channel() {
   detail::inherited_channel inherited = detail::take_inherited_channel();
-  detail::channel_settings settings;
+  detail::channel_settings settings = detail::settings_of(fork_options{});  // the defaults
   settings.mode = inherited.mode;
   return detail::blocking_channel(std::move(inherited.socket), settings);
 }

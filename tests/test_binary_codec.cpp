@@ -136,9 +136,9 @@ TEST_CASE("frames: a length over the limit breaks the decoder, which holds nothi
   REQUIRE(d);
   CHECK(std::get<forkipc::error>(*d).code() == forkipc::errc::message_too_large);
   CHECK(decoder.broken());
-  decoder.feed(std::string(100, 'x'));
+  decoder.feed(std::string(100, 'x'));  // what still arrives is dropped (a fuzzer's finding)
   CHECK_FALSE(decoder.next());
-  CHECK(decoder.buffered() <= 100);
+  CHECK(decoder.buffered() == 0);
 }
 
 TEST_CASE("frames: the stream ending inside a frame is reported") {

@@ -20,6 +20,7 @@ enum class errc {
   request_failed,             ///< a pool worker's handler failed on the request
   worker_exited,              ///< a pool worker ended before it answered
   pool_closed,                ///< the pool was closed before the request
+  send_queue_full,            ///< fork_options::max_queued_bytes wait to be written: the peer does not read
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".

@@ -58,6 +58,25 @@ struct fork_options {
   /// memory (a sealed memfd both processes map), not through the socket; 0: never. A child's own
   /// sends use the default.
   std::size_t shared_memory_threshold = std::size_t{1} << 20;
+
+  /// The most memory a child that stops reading can cost the parent. send() returns false from
+  /// 128 KiB of unwritten bytes on (the high-water mark, as in Node) but still queues; once this
+  /// many bytes wait, it refuses: the message is not queued, send() returns false, and on_sent
+  /// (or an "error" event without one) gets errc::send_queue_full. The queue holds at most this
+  /// plus the one message that crossed it.
+  std::size_t max_queued_bytes = std::size_t{1} << 30;
+
+  /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
+  /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen
+  /// too. posix_spawn has no hook to run code in the child, so such a child is started through
+  /// forkipc's small helper program, forkipc-pdeathsig, installed in libexecdir/forkipc (found
+  /// through $FORKIPC_LIBEXECDIR first, for an uninstalled build), which sets the signal and
+  /// then execs the program; fork() throws as usual when the program cannot be started.
+  ///
+  /// Linux sends the signal when the *thread* that started the child ends, not the process: call
+  /// fork() from a thread that outlives the child (the main thread, or the io_context's), never
+  /// from a short-lived worker thread, or the child is killed when that thread returns.
+  bool kill_on_parent_exit = false;
 };
 
 }  // namespace forkipc

@@ -37,7 +37,10 @@ void encode_binary_frame(const json& message, std::string& out, binary_spill* sp
 }
 
 std::optional<decoded> binary_frame_decoder::next() {
-  if (broken_) return std::nullopt;
+  if (broken_) {  // whatever still arrives is dropped, never held
+    buffer_.clear();
+    return std::nullopt;
+  }
   const std::string_view data = buffer_.data();
   if (data.size() < header_size) return std::nullopt;
   const std::size_t length = read_length(data);

@@ -48,7 +48,7 @@ class binary_frame_decoder {
  private:
   std::size_t max_message_size_;
   binary_fetch* fetch_;
-  receive_buffer buffer_;
+  receive_buffer buffer_{max_message_size_ + 4};  // a frame's length, then its body
   bool broken_ = false;
 };
 

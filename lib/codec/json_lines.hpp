@@ -62,10 +62,13 @@ class json_line_decoder {
 
   /// Bytes held for a line not yet complete.
   std::size_t buffered() const noexcept { return buffer_.size(); }
+  /// Bytes allocated for the buffer: after next() returned nullopt, at most max_message_size
+  /// plus the largest prepare() size.
+  std::size_t capacity() const noexcept { return buffer_.capacity(); }
 
  private:
   std::size_t max_message_size_;
-  receive_buffer buffer_;
+  receive_buffer buffer_{max_message_size_};
   std::size_t scanned_ = 0;  // bytes at the start of the buffer searched for "\n" already
   bool discarding_ = false;  // dropping the rest of an over-long line
 };

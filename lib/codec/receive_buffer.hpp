@@ -15,6 +15,10 @@ namespace forkipc::detail {
 /// bytes move to the front only when room is needed, so each byte is copied at most once more.
 class receive_buffer {
  public:
+  /// The storage doubles as it grows, for linear time, but never past growth_limit plus one
+  /// prepare()'s size: a peer's over-long message must not cost twice the limit.
+  explicit receive_buffer(std::size_t growth_limit) noexcept : growth_limit_(growth_limit) {}
+
   /// At least `size` writable bytes after the data.
   std::span<char> prepare(std::size_t size) {
     if (capacity_ - end_ < size && begin_ > 0) {  // make room by moving the data down
@@ -23,7 +27,8 @@ class receive_buffer {
       begin_ = 0;
     }
     if (capacity_ - end_ < size) {
-      const std::size_t capacity = std::max(end_ + size, capacity_ * 2);
+      const std::size_t capacity =
+          std::max(end_ + size, std::min(capacity_ * 2, growth_limit_ + size));
       auto grown = std::make_unique_for_overwrite<char[]>(capacity);
       if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
       buffer_ = std::move(grown);
@@ -45,6 +50,8 @@ class receive_buffer {
   /// The bytes not consumed yet.
   std::string_view data() const noexcept { return {buffer_.get() + begin_, end_ - begin_}; }
   std::size_t size() const noexcept { return end_ - begin_; }
+  /// Bytes allocated.
+  std::size_t capacity() const noexcept { return capacity_; }
 
   /// Drops the first n bytes of data().
   void consume(std::size_t n) noexcept {
@@ -55,6 +62,7 @@ class receive_buffer {
   void clear() noexcept { begin_ = end_ = 0; }
 
  private:
+  std::size_t growth_limit_;
   std::unique_ptr<char[]> buffer_;
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
