@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::size_t minimum_capacity = std::size_t{8} << 20;
 constexpr std::size_t reference_size = 4 + 8 + 8 + 8;  // region, offset, size, release_to
+constexpr std::uintptr_t huge_page_size = std::uintptr_t{2} << 20;
 
 [[noreturn]] void throw_errno(int code, const std::string& what) {
   throw error(std::error_code(code, std::system_category()), what);
@@ -73,7 +74,8 @@ std::optional<shared_region> shared_region::adopt(const unique_fd& fd, std::stri
     return std::nullopt;
   }
   const auto size = static_cast<std::size_t>(status.st_size);
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  // Populated at once, as the creator's mapping is: the pages exist, only the mapping is new.
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
   if (base == MAP_FAILED) {
     why = "cannot map the peer's shared-memory region of " + std::to_string(size) + " bytes: " +
           std::strerror(errno);
@@ -214,6 +216,16 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
            " bytes in one message";
   }
   fetched_ += size;
+  out.clear();
+  out.reserve(size);
+  // A large value's fresh pages would fault in one 4 KiB page at a time as the copy touches
+  // them (for 64 MiB, 16k faults: most of the cost). Huge pages, where the kernel offers them
+  // on request, make that 32 faults.
+  if (size >= huge_page_size) {
+    const auto first = (reinterpret_cast<std::uintptr_t>(out.data()) + huge_page_size - 1) & ~(huge_page_size - 1);
+    const auto last = (reinterpret_cast<std::uintptr_t>(out.data()) + size) & ~(huge_page_size - 1);
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  }
   out.assign(data.begin() + static_cast<std::ptrdiff_t>(offset),
              data.begin() + static_cast<std::ptrdiff_t>(offset + size));
   region_->release_to(release_to);
