@@ -12,6 +12,7 @@ cp "$here/subproject/meson.build" "$here/consumer.cpp" "$work/"
 mkdir "$work/subprojects"
 # A copy of the sources, without build folders, as a user would vendor or wrap them.
 tar -C "$source_root" --exclude='./build*' --exclude=./.git -cf - . | (mkdir "$work/subprojects/forkipc" && tar -C "$work/subprojects/forkipc" -xf -)
-meson setup "$work/build" "$work" --wrap-mode=nodownload -Dforkipc:tests=false -Dforkipc:examples=false >/dev/null
+meson setup "$work/build" "$work" --wrap-mode=nodownload -Dforkipc:tests=false -Dforkipc:examples=false \
+  -Dforkipc:benchmarks=false >/dev/null
 ninja -C "$work/build" >/dev/null
 "$work/build/consumer"
