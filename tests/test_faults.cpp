@@ -155,10 +155,12 @@ TEST_CASE("the child is SIGKILLed while a large message to it is being written: 
   // sync::child's send, ended by a kill from another thread: test_threads.cpp.
 }
 
-TEST_CASE("the parent is SIGKILLed: its sync::parent child sees the disconnect and exits within a second") {
+// SIGKILLs a middle process that started program (mode as start_middle takes it), checks that
+// its orphaned child ends within a second, and returns how it ended ("0", "SIG9").
+std::string orphan_end_after_parent_killed(const std::string& program, const char* mode) {
   const subreaper reaper;
   boost::asio::io_context io;
-  auto [middle, grandchild] = start_middle(io, helper("echo_sync"), "plain");
+  auto [middle, grandchild] = start_middle(io, program, mode);
   REQUIRE(grandchild > 0);
   const int pidfd = open_pidfd(grandchild);
   REQUIRE(pidfd >= 0);
@@ -167,25 +169,19 @@ TEST_CASE("the parent is SIGKILLed: its sync::parent child sees the disconnect a
   ::close(pidfd);
   REQUIRE(took.has_value());
   CHECK_MESSAGE(*took < 1s, "the child ended " << took->count() << " ms after its parent");
-  CHECK(reap_orphan(grandchild) == "0");  // it exited normally: it saw the end of its channel
+  const std::string end = reap_orphan(grandchild);
   test::run_to_end(io);
+  return end;
+}
+
+TEST_CASE("the parent is SIGKILLed: its sync::parent child sees the disconnect and exits within a second") {
+  // It exits normally: it saw the end of its channel.
+  CHECK(orphan_end_after_parent_killed(helper("echo_sync"), "plain") == "0");
 }
 
 TEST_CASE("kill_on_parent_exit: the child is SIGKILLed when its parent dies") {
-  const subreaper reaper;
-  boost::asio::io_context io;
   // sleeper ignores its channel: without the option it would run on for ever.
-  auto [middle, grandchild] = start_middle(io, helper("sleeper"), "kill_on_parent_exit");
-  REQUIRE(grandchild > 0);
-  const int pidfd = open_pidfd(grandchild);
-  REQUIRE(pidfd >= 0);
-  middle->kill(SIGKILL);
-  const auto took = time_to_end(pidfd, 30s);
-  ::close(pidfd);
-  REQUIRE(took.has_value());
-  CHECK_MESSAGE(*took < 1s, "the child ended " << took->count() << " ms after its parent");
-  CHECK(reap_orphan(grandchild) == "SIG9");
-  test::run_to_end(io);
+  CHECK(orphan_end_after_parent_killed(helper("sleeper"), "kill_on_parent_exit") == "SIG9");
 }
 
 TEST_CASE("kill_on_parent_exit: a parent that died before the death signal was set is seen too") {

@@ -14,7 +14,8 @@
 #include <forkipc/fork_options.hpp>
 #include <forkipc/json.hpp>
 
-namespace forkipc::sync {
+namespace forkipc {
+namespace sync {
 
 /// A child started as fork() starts one, driven by blocking calls instead of an io_context.
 ///
@@ -56,4 +57,5 @@ class child {
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace forkipc::sync
+}  // namespace sync
+}  // namespace forkipc

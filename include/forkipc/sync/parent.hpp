@@ -6,7 +6,8 @@
 
 #include <forkipc/json.hpp>
 
-namespace forkipc::sync {
+namespace forkipc {
+namespace sync {
 
 /// This process's channel to its parent, driven by blocking calls. Takes the channel as
 /// forkipc::parent() does (once per process; the environment variables are removed).
@@ -34,4 +35,5 @@ class parent {
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace forkipc::sync
+}  // namespace sync
+}  // namespace forkipc
