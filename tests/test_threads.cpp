@@ -51,12 +51,15 @@ TEST_CASE("kill from another thread while another sends: the child ends, close c
   child->on("message", [&] { arrived.fetch_add(1); });
   std::atomic<bool> stop{false};
   std::atomic<int> sent{0}, failed{0};
-  // Sends until the end has been seen, so that some sends surely come after it; backs off
-  // above the high-water mark, so that the queue stays small.
+  // Sends until the end has been seen and one send has been made on the closed channel (the
+  // thread may get no time between the close and the stop otherwise); backs off above the
+  // high-water mark, so that the queue stays small.
   std::thread sender([&] {
-    for (int i = 0; !stop.load(); ++i) {
+    for (int i = 0;; ++i) {
+      const bool after_close = !child->connected();
       if (!child->send(i, [&](std::error_code ec) { (ec ? failed : sent).fetch_add(1); }))
         std::this_thread::yield();
+      if (after_close && stop.load()) break;
     }
   });
   std::atomic<bool> killed{false};
