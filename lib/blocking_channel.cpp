@@ -18,13 +18,21 @@ void blocking_channel::send(const json& message) {
   std::vector<write_queue::callback> none;
   for (;;) {
     const int result = send_queued(socket_.get(), queue_, none);
-    if (result == 0) return;
+    if (result == 0) break;
     if (result != EAGAIN) {
       queue_.clear(none);
+      codec_.discard_stream();
       throw error(errc::channel_closed, "cannot send a message: the peer closed the channel (" +
                                             std::generic_category().message(result) + ")");
     }
     wait_writable(socket_.get(), deadline{});
+  }
+  if (!codec_.streaming()) return;
+  try {
+    codec_.stream(true);
+  } catch (const error&) {
+    close();  // the peer waits for bytes that will not come: the end of the channel stops it
+    throw;
   }
 }
 

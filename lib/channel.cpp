@@ -1,5 +1,7 @@
 #include "channel.hpp"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <optional>
 #include <variant>
@@ -100,7 +102,8 @@ void channel::deliver_decoded() {
     // deadlocked, but it delivers nothing more (a passed handle is closed here).
     if (state_ != state::open) continue;
     if (auto* in = std::get_if<incoming>(&*event)) {
-      owner_.on_channel_message(std::move(in->message), std::move(in->passed));
+      owner_.on_channel_message(in->message, std::move(in->passed));
+      codec_.recycle(in->message);
     } else if (auto* internal = std::get_if<internal_message>(&*event)) {
       owner_.on_channel_internal(std::move(internal->value));
     } else {
@@ -165,7 +168,14 @@ bool channel::send(const json& message, forkipc::handle passed,
       accepted = true;
       codec_.push(queue_, message, std::move(passed), std::move(on_sent));
       const bool corked = corked_by_.load() == std::this_thread::get_id();
-      if (!write_scheduled_ && !corked) write_or_wait_locked(outcome);
+      if (codec_.streaming()) {
+        // The peer copies a streamed value out while it is copied in: the message goes now,
+        // corked or not.
+        if (!write_scheduled_) write_or_wait_locked(outcome);
+        stream_locked(outcome);
+      } else if (!write_scheduled_ && !corked) {
+        write_or_wait_locked(outcome);
+      }
       below_high_water =
           !write_failed_ && queue_.size() + codec_.shared_in_flight() < high_water_mark;
     }
@@ -244,6 +254,19 @@ void channel::write_or_wait_locked(settled& outcome) {
     socket_.async_wait(boost::asio::socket_base::wait_write, resume);
   } else {
     boost::asio::post(io_, resume);  // the socket's operations belong to the loop's thread
+  }
+}
+
+void channel::stream_locked(settled& outcome) {
+  if (write_failed_) return codec_.discard_stream();
+  try {
+    codec_.stream(queue_.empty());
+  } catch (const error& problem) {
+    // The peer waits for bytes that will not come: end the channel, so that it stops waiting.
+    write_failed_ = true;
+    drop_queue_locked(outcome);
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+    report_error_later(problem);
   }
 }
 

@@ -24,8 +24,9 @@ namespace forkipc::detail {
 /// What a channel reports to the object that owns it, always on the io_context's thread.
 class channel_owner {
  public:
-  /// passed holds the descriptor the message passed, if any.
-  virtual void on_channel_message(json&& message, forkipc::handle&& passed) = 0;
+  /// passed holds the descriptor the message passed, if any. message lives until the call
+  /// returns: the channel then reuses its memory.
+  virtual void on_channel_message(const json& message, forkipc::handle&& passed) = 0;
   virtual void on_channel_internal(json&& message) = 0;
   virtual void on_channel_error(error&& problem) = 0;
   /// The channel is closed for good, from either side; reported once, after every message.
@@ -105,6 +106,7 @@ class channel {
   // and closes a disconnecting channel whose queue is written.
   void flush_corked();
   // With mutex_ held: drops what is queued.
+  void stream_locked(settled& outcome);
   void drop_queue_locked(settled& outcome);
   // Runs the callbacks and reports the dropped bytes: at once when called from a handler of the
   // channel's own, else posted, so that none runs inside the caller (a listener, or send()).

@@ -39,6 +39,7 @@ void channel_codec::push(write_queue& queue, const json& message, forkipc::handl
 }
 
 long channel_codec::receive(int fd, std::size_t read_size) {
+  inbox_.watch(fd);
   return receive_some(fd, decoder_.buffer(), received_fds_, read_size);
 }
 

@@ -55,6 +55,15 @@ class channel_codec {
   void push(write_queue& queue, const json& message, forkipc::handle passed,
             write_queue::callback on_written);
 
+  /// true when the message pushed last has large values to stream through shared memory: the
+  /// caller then sends the message at once, and calls stream() (or discard_stream() if the peer
+  /// is gone). See shm_outbox.
+  bool streaming() const noexcept { return outbox_ && outbox_->streaming(); }
+  void stream(bool sent) { outbox_->stream(sent); }
+  void discard_stream() noexcept {
+    if (outbox_) outbox_->discard_stream();
+  }
+
   /// One non-blocking read from fd (see receive_some).
   long receive(int fd, std::size_t read_size = 64 * 1024);
 
@@ -62,6 +71,10 @@ class channel_codec {
   /// set on return, the caller sends it to the peer before anything else: Node's NODE_HANDLE
   /// exchange needs an acknowledgement for every handle it passes.
   std::optional<channel_event> next(const json*& answer);
+
+  /// Gives back the memory of the message next() returned last, once nothing reads it any more;
+  /// message is left with empty binary values. Large binary values are received into it again.
+  void recycle(json& message) noexcept { inbox_.recycle(message); }
 
   /// At the end of the stream: an error if it ended inside a message.
   std::optional<error> finish() { return decoder_.finish(); }

@@ -102,7 +102,7 @@ class child_process::impl final : public detail::channel_owner {
   }
 
  private:
-  void on_channel_message(json&& message, handle&& passed) override {
+  void on_channel_message(const json& message, handle&& passed) override {
     self_.events_.emit<events::message>(message, std::move(passed));
   }
 

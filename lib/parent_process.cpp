@@ -41,7 +41,7 @@ class parent_process::impl final : public detail::channel_owner {
   detail::channel& channel() noexcept { return channel_; }
 
  private:
-  void on_channel_message(json&& message, handle&& passed) override {
+  void on_channel_message(const json& message, handle&& passed) override {
     self_.events_.emit<events::message>(message, std::move(passed));
   }
 

@@ -1,6 +1,7 @@
 #include "shared_memory.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -18,9 +21,18 @@
 namespace forkipc::detail {
 namespace {
 
-constexpr std::size_t minimum_capacity = std::size_t{8} << 20;
-constexpr std::size_t reference_size = 4 + 8 + 8 + 8;  // region, offset, size, release_to
+using clock_type = std::chrono::steady_clock;
+
+// How a reference says where its value is.
+enum class placement : std::uint8_t {
+  in_ring = 0,   // whole in the ring already
+  streamed = 1,  // arriving in the ring; an overflow file came with it
+  own_file = 2,  // whole in a file that came with it
+};
+
+constexpr std::size_t reference_size = 1 + 4 + 8 + 8;  // placement, ring, start, size
 constexpr std::uintptr_t huge_page_size = std::uintptr_t{2} << 20;
+constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
 
 [[noreturn]] void throw_errno(int code, const std::string& what) {
   throw error(std::error_code(code, std::system_category()), what);
@@ -43,51 +55,108 @@ T get(std::string_view& in) {
   return value;
 }
 
+std::string mib_text(std::uint64_t bytes) { return std::to_string(bytes) + " bytes"; }
+
+// Waits for the peer process to move a position: spins first, as a peer on another CPU is
+// usually about to, then sleeps in short steps, so that a peer sharing this CPU gets to run.
+// true once ready() holds; false as soon as give_up() does (asked between sleeps).
+template <class Ready, class GiveUp>
+bool wait_for_peer(Ready ready, GiveUp give_up) {
+  for (int spin = 0; spin < 2000; ++spin) {
+    if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  for (;;) {
+    if (ready()) return true;
+    if (give_up()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
+
+// An unnamed file for one value: the overflow of a streamed value, or a value of its own. Read
+// and written with pread/pwrite, never mapped: a peer that truncates it makes a read come up
+// short, not a SIGBUS. Until written, it holds no memory.
+unique_fd create_value_file(std::size_t size) {
+  unique_fd file(::memfd_create("forkipc", MFD_CLOEXEC));
+  if (!file) throw_errno(errno, "cannot create a shared-memory file for a large binary value");
+  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0)
+    throw_errno(errno, "cannot size a shared-memory file of " + mib_text(size));
+  return file;
+}
+
+void write_value_file(const unique_fd& file, std::size_t offset, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(file.get(), bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_errno(n < 0 ? errno : ENOSPC, "cannot write a large binary value to shared memory");
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::size_t>(n);
+  }
+}
+
+// Appends n bytes of file from offset to out.
+std::optional<std::string> read_value_file(const unique_fd& file, std::size_t offset, std::size_t n,
+                                           std::vector<std::uint8_t>& out) {
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  for (std::size_t done = 0; done < n;) {
+    const ssize_t got = ::pread(file.get(), out.data() + at + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::string("cannot read a large binary value from shared memory: ") + std::strerror(errno);
+    if (got == 0) return "the shared-memory file of a binary value ended " + mib_text(n - done) + " short";
+    done += static_cast<std::size_t>(got);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-// ---- shared_region ----
+// ---- shared_ring ----
 
-shared_region shared_region::create(std::size_t capacity, unique_fd& fd) {
+shared_ring shared_ring::create(std::size_t capacity, unique_fd& fd) {
   const std::size_t size = round_up(header_size + capacity, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));
   unique_fd created(::memfd_create("forkipc", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!created) throw_errno(errno, "cannot create a shared-memory region for a large binary value");
+  if (!created) throw_errno(errno, "cannot create a shared-memory ring for large binary values");
   if (::ftruncate(created.get(), static_cast<off_t>(size)) != 0 ||
       ::fcntl(created.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw_errno(errno, "cannot size a shared-memory region of " + std::to_string(size) + " bytes");
+    throw_errno(errno, "cannot size a shared-memory ring of " + mib_text(size));
   }
   // Populated at once: one call allocates the pages that would otherwise fault in one by one.
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, created.get(), 0);
-  if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory region of " + std::to_string(size) + " bytes");
+  if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory ring of " + mib_text(size));
   fd = std::move(created);
-  return shared_region(static_cast<std::uint8_t*>(base), size);
+  shared_ring ring(static_cast<std::uint8_t*>(base), size);
+  ring.abandon_at(never);
+  return ring;
 }
 
-std::optional<shared_region> shared_region::adopt(const unique_fd& fd, std::string& why) {
+std::optional<shared_ring> shared_ring::adopt(const unique_fd& fd, std::string& why) {
   const int seals = ::fcntl(fd.get(), F_GET_SEALS);
   if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
-    why = "the peer passed a shared-memory region that is not a memfd sealed against shrinking";
+    why = "the peer passed a shared-memory ring that is not a memfd sealed against shrinking";
     return std::nullopt;
   }
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0 || status.st_size < static_cast<off_t>(header_size)) {
-    why = "the peer passed a shared-memory region too small for its header";
+  if (::fstat(fd.get(), &status) != 0 || status.st_size <= static_cast<off_t>(header_size)) {
+    why = "the peer passed a shared-memory ring too small for its header";
     return std::nullopt;
   }
   const auto size = static_cast<std::size_t>(status.st_size);
   // Populated at once, as the creator's mapping is: the pages exist, only the mapping is new.
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
   if (base == MAP_FAILED) {
-    why = "cannot map the peer's shared-memory region of " + std::to_string(size) + " bytes: " +
-          std::strerror(errno);
+    why = "cannot map the peer's shared-memory ring of " + mib_text(size) + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  return shared_region(static_cast<std::uint8_t*>(base), size);
+  return shared_ring(static_cast<std::uint8_t*>(base), size);
 }
 
-shared_region::shared_region(shared_region&& other) noexcept
+shared_ring::shared_ring(shared_ring&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
-shared_region& shared_region::operator=(shared_region&& other) noexcept {
+shared_ring& shared_ring::operator=(shared_ring&& other) noexcept {
   if (this != &other) {
     if (base_ != nullptr) ::munmap(base_, size_);
     base_ = std::exchange(other.base_, nullptr);
@@ -96,140 +165,341 @@ shared_region& shared_region::operator=(shared_region&& other) noexcept {
   return *this;
 }
 
-shared_region::~shared_region() {
+shared_ring::~shared_ring() {
   if (base_ != nullptr) ::munmap(base_, size_);
 }
 
-// The header is the first 8 bytes of a page-aligned mapping, zero when created: a lock-free
-// 64-bit atomic both processes may use through atomic_ref.
-std::uint64_t shared_region::released() const noexcept {
-  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(base_)).load(std::memory_order_acquire);
+// The header's words sit at the start of a page-aligned mapping: lock-free 64-bit atomics both
+// processes use through atomic_ref. 0: released, 1: written, 2: abandoned.
+std::uint64_t& shared_ring::word(std::size_t index) const noexcept {
+  return reinterpret_cast<std::uint64_t*>(base_)[index];
 }
 
-void shared_region::release_to(std::uint64_t position) noexcept {
-  std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(base_)).store(position, std::memory_order_release);
+std::uint64_t shared_ring::released() const noexcept {
+  return std::atomic_ref<std::uint64_t>(word(0)).load(std::memory_order_acquire);
+}
+
+void shared_ring::release_to(std::uint64_t position) noexcept {
+  if (position > released()) std::atomic_ref<std::uint64_t>(word(0)).store(position, std::memory_order_release);
+}
+
+std::uint64_t shared_ring::written() const noexcept {
+  return std::atomic_ref<std::uint64_t>(word(1)).load(std::memory_order_acquire);
+}
+
+void shared_ring::publish_written(std::uint64_t position) noexcept {
+  std::atomic_ref<std::uint64_t>(word(1)).store(position, std::memory_order_release);
+}
+
+std::uint64_t shared_ring::abandoned() const noexcept {
+  return std::atomic_ref<std::uint64_t>(word(2)).load(std::memory_order_acquire);
+}
+
+void shared_ring::abandon_at(std::uint64_t position) noexcept {
+  std::atomic_ref<std::uint64_t>(word(2)).store(position, std::memory_order_release);
+}
+
+void shared_ring::write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept {
+  std::uint8_t* data = base_ + header_size;
+  const auto offset = static_cast<std::size_t>(position % capacity());
+  const std::size_t first = std::min(bytes.size(), capacity() - offset);
+  std::memcpy(data + offset, bytes.data(), first);
+  std::memcpy(data, bytes.data() + first, bytes.size() - first);
+}
+
+void shared_ring::read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const {
+  const std::uint8_t* data = base_ + header_size;
+  const auto offset = static_cast<std::size_t>(position % capacity());
+  const std::size_t first = std::min(n, capacity() - offset);
+  out.insert(out.end(), data + offset, data + offset + first);
+  out.insert(out.end(), data, data + (n - first));
 }
 
 // ---- shm_outbox ----
 
 void shm_outbox::begin() noexcept {
-  saved_id_ = region_id_;
+  jobs_.clear();  // a send that failed half-way may have left some
   saved_head_ = head_;
+  saved_ring_id_ = ring_id_;
 }
 
-std::vector<unique_fd> shm_outbox::commit() noexcept {
-  replaced_.clear();
+std::vector<unique_fd> shm_outbox::commit() {
+  // The receiver may read the ring up to the first value still to stream: all before it is
+  // there, or elsewhere (in a file, or abandoned).
+  if (ring_) ring_->publish_written(jobs_.empty() ? head_ : jobs_.front().start);
   return std::exchange(new_fds_, {});
 }
 
 void shm_outbox::rollback() noexcept {
-  if (!replaced_.empty()) region_ = std::move(replaced_.front());
-  replaced_.clear();
-  new_fds_.clear();
-  region_id_ = saved_id_;
+  if (ring_id_ != saved_ring_id_) {  // created for this message: the peer never got it
+    ring_.reset();
+    ring_id_ = saved_ring_id_;
+  }
   head_ = saved_head_;
+  jobs_.clear();
+  new_fds_.clear();
 }
 
+void shm_outbox::discard_stream() noexcept { jobs_.clear(); }
+
 std::size_t shm_outbox::in_flight() const noexcept {
-  if (!region_) return 0;
-  return static_cast<std::size_t>(head_ - std::min(region_->released(), head_));
+  if (!ring_) return 0;
+  return static_cast<std::size_t>(head_ - std::min(ring_->released(), head_));
+}
+
+std::size_t shm_outbox::free_space(std::uint64_t position) const noexcept {
+  // The ring holds positions [released, released + capacity).
+  const std::uint64_t end = ring_->released() + ring_->capacity();
+  return end > position ? static_cast<std::size_t>(end - position) : 0;
 }
 
 bool shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
   const std::size_t n = bytes.size();
-  // Ring-buffer placement with positions that only grow: the peer releases in order, so the
-  // free space is the capacity less what lies between its release point and head_. A value
-  // does not wrap around the end: it starts over at offset 0, and the bytes skipped count as
-  // placed.
-  const auto place = [&]() -> std::optional<std::uint64_t> {
-    if (!region_) return std::nullopt;
-    const std::size_t capacity = region_->data().size();
-    const std::uint64_t released = std::min(region_->released(), head_);
-    const std::size_t free = capacity - static_cast<std::size_t>(head_ - released);
-    const std::size_t offset = static_cast<std::size_t>(head_ % capacity);
-    const std::size_t skip = offset + n > capacity ? capacity - offset : 0;
-    if (n > capacity || skip + n > free) return std::nullopt;
-    return head_ + skip;
-  };
-  std::optional<std::uint64_t> position = place();
-  const std::size_t old_capacity = region_ ? region_->data().size() : 0;
-  if (!position && old_capacity >= 2 * n) {  // busy, not too small: give the peer a moment
-    // Long enough for the peer to copy out what it has at a slow 1 GB/s, and then some.
-    const auto deadline = std::chrono::steady_clock::now() + busy_wait +
-                          std::chrono::microseconds((head_ - std::min(region_->released(), head_)) / 1000);
-    while (!(position = place()) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    if (!position && n <= inline_limit) return false;
+  placement where;
+  if (ring_ && ring_->released() < backlog_until_) {
+    // The receiver has not read past a message it could not keep up with: no streaming until
+    // it has. A small value goes inline, where the socket's backpressure holds the sender; a
+    // large one (which the peer's max_message_size might refuse inline) in a file of its own.
+    if (n <= inline_limit) return false;
+    unique_fd file = create_value_file(n);
+    write_value_file(file, 0, bytes);
+    new_fds_.push_back(std::move(file));
+    where = placement::own_file;
+  } else {
+    if (!ring_) {
+      unique_fd fd;
+      ring_ = shared_ring::create(ring_capacity, fd);
+      new_fds_.push_back(std::move(fd));
+      ++ring_id_;
+    }
+    if (jobs_.empty() && n <= free_space(head_)) {
+      ring_->write(head_, bytes);
+      where = placement::in_ring;
+    } else {
+      // Values after a streamed one stream too: the ring fills in order.
+      unique_fd overflow = create_value_file(n);
+      unique_fd peers_copy(::fcntl(overflow.get(), F_DUPFD_CLOEXEC, 0));
+      if (!peers_copy) throw_errno(errno, "cannot pass a shared-memory file");
+      new_fds_.push_back(std::move(peers_copy));
+      jobs_.push_back({bytes, head_, std::move(overflow)});
+      where = placement::streamed;
+    }
   }
-  if (!position) {
-    // Too small: a new region, large enough for this value twice over, so that the next one
-    // fits while the peer reads this one.
-    const std::size_t capacity = std::max(minimum_capacity, 2 * n);
-    unique_fd fd;
-    shared_region created = shared_region::create(capacity, fd);
-    replaced_.push_back(std::move(region_));
-    region_ = std::move(created);
-    new_fds_.push_back(std::move(fd));
-    ++region_id_;
-    head_ = 0;
-    position = 0;
-  }
-  const std::size_t capacity = region_->data().size();
-  const auto offset = static_cast<std::size_t>(*position % capacity);
-  std::memcpy(region_->data().data() + offset, bytes.data(), n);
-  head_ = *position + n;
-  put<std::uint32_t>(out, region_id_);
-  put<std::uint64_t>(out, offset);
-  put<std::uint64_t>(out, n);
+  out.push_back(static_cast<char>(where));
+  put<std::uint32_t>(out, ring_id_);
   put<std::uint64_t>(out, head_);
+  put<std::uint64_t>(out, n);
+  head_ += n;
   return true;
+}
+
+void shm_outbox::stream(bool sent) {
+  struct clear_jobs {
+    std::vector<job>& jobs;
+    ~clear_jobs() { jobs.clear(); }
+  } done{jobs_};
+  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+    const job& value = jobs_[i];
+    const std::uint64_t end = value.start + value.bytes.size();
+    std::uint64_t position = value.start;
+    if (!sent) return abandon(i, position);
+    std::uint64_t seen = ring_->released();
+    auto last_progress = clock_type::now();
+    while (position < end) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, end - position));
+      const bool room = wait_for_peer([&] { return free_space(position) >= want; },
+                                      [&] {
+                                        if (const auto now_seen = ring_->released(); now_seen != seen) {
+                                          seen = now_seen;
+                                          last_progress = clock_type::now();
+                                        }
+                                        return clock_type::now() - last_progress > patience;
+                                      });
+      if (!room) return abandon(i, position);
+      const auto from = static_cast<std::size_t>(position - value.start);
+      ring_->write(position, value.bytes.subspan(from, want));
+      position += want;
+      ring_->publish_written(position);
+    }
+  }
+}
+
+void shm_outbox::abandon(std::size_t first, std::uint64_t position) {
+  // The rest of this value, and the values after it, go to their overflow files; the mark in
+  // the ring tells the receiver, and is set last, once the files hold the bytes.
+  for (std::size_t i = first; i < jobs_.size(); ++i) {
+    const job& value = jobs_[i];
+    const auto from = static_cast<std::size_t>(i == first ? position - value.start : 0);
+    write_value_file(value.overflow, from, value.bytes.subspan(from));
+  }
+  ring_->abandon_at(position);
+  backlog_until_ = head_;
 }
 
 // ---- shm_inbox ----
 
+void shm_inbox::begin_message() noexcept {
+  fetched_bytes_ = 0;
+  fetched_values_ = 0;
+  abandoned_ = false;
+  refused_.reset();
+}
+
 std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::binary_t& out) {
   if (reference.size() != reference_size)
     return "a shared-memory reference of " + std::to_string(reference.size()) + " bytes";
+  const auto where = static_cast<placement>(get<std::uint8_t>(reference));
   const auto id = get<std::uint32_t>(reference);
-  const auto offset = get<std::uint64_t>(reference);
+  const auto start = get<std::uint64_t>(reference);
   const auto size = get<std::uint64_t>(reference);
-  const auto release_to = get<std::uint64_t>(reference);
-  if (id == region_id_ + 1) {  // the peer moved to a new region: its descriptor came first
-    if (received_fds_.empty())
-      return std::string("a reference to a new shared-memory region that came without it");
+  if (where != placement::in_ring && where != placement::streamed && where != placement::own_file)
+    return "a shared-memory reference of unknown kind " + std::to_string(static_cast<int>(where));
+  if (size > std::numeric_limits<std::uint64_t>::max() - start)
+    return std::string("a shared-memory reference past the last position");
+  // The descriptors came with the message's first byte, in the order the sender made them: the
+  // ring (the first time), then this value's file.
+  const bool in_ring = where != placement::own_file;
+  if (in_ring && id == ring_id_ + 1) {
+    if (received_fds_.empty()) return std::string("a reference to a new shared-memory ring that came without it");
     const unique_fd fd = std::move(received_fds_.front());
     received_fds_.pop_front();
     std::string why;
-    auto adopted = shared_region::adopt(fd, why);
+    auto adopted = shared_ring::adopt(fd, why);
     if (!adopted) return why;
-    region_ = std::move(adopted);  // the old one's references all came before this one
-    region_id_ = id;
-  } else if (id != region_id_ || !region_) {
-    return "a reference to shared-memory region " + std::to_string(id) + ", which the peer never passed";
+    ring_ = std::move(adopted);
+    ring_id_ = id;
+  } else if (in_ring && (id != ring_id_ || !ring_)) {
+    return "a reference to shared-memory ring " + std::to_string(id) + ", which the peer never passed";
   }
-  const std::span<std::uint8_t> data = region_->data();
-  if (offset > data.size() || size > data.size() - offset)
-    return "a shared-memory reference beyond its region's " + std::to_string(data.size()) + " bytes";
-  if (size > max_message_size_ - fetched_) {
-    region_->release_to(release_to);  // refused, but the space is the peer's to reuse
-    return "shared-memory values of more than the limit of " + std::to_string(max_message_size_) +
-           " bytes in one message";
+  unique_fd file;
+  if (where != placement::in_ring) {
+    if (received_fds_.empty()) return std::string("a shared-memory value that came without its file");
+    file = std::move(received_fds_.front());
+    received_fds_.pop_front();
   }
-  fetched_ += size;
-  out.clear();
-  out.reserve(size);
-  // A large value's fresh pages would fault in one 4 KiB page at a time as the copy touches
-  // them (for 64 MiB, 16k faults: most of the cost). Huge pages, where the kernel offers them
-  // on request, make that 32 faults.
-  if (size >= huge_page_size) {
-    const auto first = (reinterpret_cast<std::uintptr_t>(out.data()) + huge_page_size - 1) & ~(huge_page_size - 1);
-    const auto last = (reinterpret_cast<std::uintptr_t>(out.data()) + size) & ~(huge_page_size - 1);
-    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  // Whole in the ring means written before the message was sent: never wait for it.
+  if (where == placement::in_ring && start + size > ring_->written())
+    return "a shared-memory reference beyond what the peer has written to its ring";
+  if (ring_ && id == ring_id_) ring_->release_to(start);  // what came before is not needed any more
+
+  if (refused_ || size > max_message_size_ - fetched_bytes_) {
+    // Skipped, not read, so that the next values and messages still find theirs.
+    if (!refused_)
+      refused_ = "its shared-memory values total more than the limit of " + mib_text(max_message_size_) +
+                 " in one message";
+    if (ring_ && id == ring_id_) ring_->release_to(start + size);
+    return std::nullopt;
   }
-  out.assign(data.begin() + static_cast<std::ptrdiff_t>(offset),
-             data.begin() + static_cast<std::ptrdiff_t>(offset + size));
-  region_->release_to(release_to);
+  fetched_bytes_ += size;
+  ++fetched_values_;
+
+  std::vector<std::uint8_t> bytes = take_spare(size);
+  bytes.clear();
+  if (bytes.capacity() < size) {
+    bytes.reserve(size);
+    // A fresh large vector's pages fault in one 4 KiB page at a time as the copy touches them
+    // (for 64 MiB, 16k faults). Huge pages, where the kernel offers them on request, make that
+    // 32 faults.
+    if (size >= huge_page_size) {
+      const auto at = reinterpret_cast<std::uintptr_t>(bytes.data());
+      const auto first = (at + huge_page_size - 1) & ~(huge_page_size - 1);
+      const auto last = (at + size) & ~(huge_page_size - 1);
+      if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+    }
+  }
+  std::optional<std::string> failed;
+  if (where == placement::own_file) {
+    failed = read_value_file(file, 0, static_cast<std::size_t>(size), bytes);
+    if (ring_ && id == ring_id_) ring_->release_to(start + size);
+  } else {
+    failed = read_streamed(start, static_cast<std::size_t>(size), file ? &file : nullptr, bytes);
+  }
+  if (failed) return failed;
+  static_cast<std::vector<std::uint8_t>&>(out) = std::move(bytes);
   return std::nullopt;
+}
+
+std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::size_t size,
+                                                    const unique_fd* overflow,
+                                                    std::vector<std::uint8_t>& bytes) {
+  const std::uint64_t end = start + size;
+  const auto from_overflow = [&](std::uint64_t position) -> std::optional<std::string> {
+    if (overflow == nullptr) return std::string("the peer abandoned a shared-memory value it had no overflow file for");
+    abandoned_ = true;  // and so are the message's next values
+    auto failed = read_value_file(*overflow, static_cast<std::size_t>(position - start),
+                                  static_cast<std::size_t>(end - position), bytes);
+    ring_->release_to(end);
+    return failed;
+  };
+  if (abandoned_) return from_overflow(start);
+  std::uint64_t position = start;
+  while (position < end) {
+    std::uint64_t written = 0, abandoned = never;
+    // written first: a sender that wrote past this value has marked where it abandoned it.
+    const bool moved = wait_for_peer(
+        [&] {
+          written = ring_->written();
+          abandoned = ring_->abandoned();
+          return written > position || (abandoned >= start && abandoned < end);
+        },
+        [&] { return peer_gone(); });
+    if (!moved) return "the peer hung up in the middle of a shared-memory value of " + mib_text(size);
+    const bool cut = abandoned >= start && abandoned < end;
+    if (cut && abandoned < position) return std::string("the peer abandoned a shared-memory value behind what it had written");
+    const std::uint64_t limit = cut ? abandoned : std::min(written, end);
+    while (position < limit) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(shm_outbox::chunk_size, limit - position));
+      ring_->read(position, n, bytes);
+      position += n;
+      ring_->release_to(position);
+    }
+    if (cut) return from_overflow(position);
+  }
+  return std::nullopt;
+}
+
+bool shm_inbox::peer_gone() const noexcept {
+  if (socket_ < 0) return false;
+  pollfd watched{socket_, POLLRDHUP, 0};
+  return ::poll(&watched, 1, 0) > 0 && (watched.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+std::vector<std::uint8_t> shm_inbox::take_spare(std::size_t size) noexcept {
+  // The smallest that is large enough: the larger ones stay for larger values.
+  auto best = spares_.end();
+  for (auto it = spares_.begin(); it != spares_.end(); ++it)
+    if (it->capacity() >= size && (best == spares_.end() || it->capacity() < best->capacity())) best = it;
+  if (best == spares_.end()) return {};
+  std::vector<std::uint8_t> taken = std::move(*best);
+  spares_.erase(best);
+  return taken;
+}
+
+void shm_inbox::keep_spare(std::vector<std::uint8_t>&& spare) noexcept {
+  if (spare.capacity() < min_spare_capacity) return;
+  try {
+    spares_.push_back(std::move(spare));
+  } catch (const std::bad_alloc&) {
+    return;  // it is freed instead: a missed reuse, nothing more
+  }
+  std::sort(spares_.begin(), spares_.end(), [](const auto& a, const auto& b) { return a.capacity() > b.capacity(); });
+  if (spares_.size() > max_spares) spares_.resize(max_spares);
+}
+
+void shm_inbox::recycle(json& message) noexcept {
+  // Only a message with fetched values has anything to give back, and the walk stops after as
+  // many binary values (an inline one met on the way counts, and is taken if large enough).
+  std::size_t left = std::exchange(fetched_values_, 0);
+  const auto walk = [&](auto& self, json& value) -> void {
+    if (left == 0) return;
+    if (value.is_binary()) {
+      keep_spare(std::move(static_cast<std::vector<std::uint8_t>&>(value.get_binary())));
+      --left;
+    } else if (value.is_structured()) {
+      for (json& element : value) self(self, element);
+    }
+  };
+  walk(walk, message);
 }
 
 }  // namespace forkipc::detail

@@ -1,5 +1,5 @@
 // The shared-memory path of binary serialization: large binary values travel through a memory
-// region both processes map, and only a small reference crosses the socket.
+// ring both processes map, and only a small reference crosses the socket.
 #pragma once
 
 #include <chrono>
@@ -16,7 +16,9 @@
 
 namespace forkipc::detail {
 
-/// One mapping of a sealed memfd: a header the receiver writes its progress to, then the data.
+/// The ring a channel's sender streams large values through: one sealed memfd, mapped by both
+/// sides, with a header of three positions, then the data. Positions count bytes from the ring's
+/// creation and only grow; position p lives at offset p % capacity().
 ///
 /// Why memfd and not a named POSIX shared-memory object (Boost.Interprocess's
 /// shared_memory_object): a named object exists in /dev/shm from its creation until someone
@@ -25,46 +27,62 @@ namespace forkipc::detail {
 /// anyway), no other process can open it, and the kernel frees it with the last descriptor or
 /// mapping, on every path. Sealing its size keeps a peer from truncating it under the other
 /// side's reads (which would raise SIGBUS there).
-class shared_region {
+class shared_ring {
  public:
-  /// A new region with at least `capacity` data bytes, mapped read-write; fd receives its
-  /// descriptor (close-on-exec), to pass to the peer. Throws forkipc::error naming the reason.
-  static shared_region create(std::size_t capacity, unique_fd& fd);
+  /// A new ring of capacity data bytes; fd receives its descriptor (close-on-exec), to pass to
+  /// the peer. Throws forkipc::error naming the reason.
+  static shared_ring create(std::size_t capacity, unique_fd& fd);
 
-  /// Maps a region the peer passed. Returns nullopt, with why filled in, for a descriptor that
-  /// is not a memfd sealed against shrinking, or too small to hold the header.
-  static std::optional<shared_region> adopt(const unique_fd& fd, std::string& why);
+  /// Maps a ring the peer passed. Returns nullopt, with why filled in, for a descriptor that is
+  /// not a memfd sealed against shrinking, or too small for a header and some data.
+  static std::optional<shared_ring> adopt(const unique_fd& fd, std::string& why);
 
-  shared_region(shared_region&& other) noexcept;
-  shared_region& operator=(shared_region&& other) noexcept;
-  ~shared_region();
+  shared_ring(shared_ring&& other) noexcept;
+  shared_ring& operator=(shared_ring&& other) noexcept;
+  ~shared_ring();
 
-  std::span<std::uint8_t> data() const noexcept { return {base_ + header_size, size_ - header_size}; }
+  std::size_t capacity() const noexcept { return size_ - header_size; }
 
-  /// The receiver's progress: every byte before this position (counted from the region's
-  /// creation, across wrap-arounds) has been read and may be reused.
+  /// The sender's progress: every byte before it is in the ring (or, past abandoned(), in the
+  /// value's overflow file).
+  std::uint64_t written() const noexcept;
+  void publish_written(std::uint64_t position) noexcept;
+  /// The receiver's progress: every byte before it has been read, and its space may be reused.
   std::uint64_t released() const noexcept;
-  void release_to(std::uint64_t position) noexcept;
+  void release_to(std::uint64_t position) noexcept;  // never moves it back
+  /// Where the sender stopped writing a message's values to the ring; see shm_outbox.
+  std::uint64_t abandoned() const noexcept;
+  void abandon_at(std::uint64_t position) noexcept;
+
+  /// Copies bytes to (from) the ring at position, across its end if need be.
+  void write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept;
+  void read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const;
 
   static constexpr std::size_t header_size = 64;
 
  private:
-  shared_region(std::uint8_t* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  shared_ring(std::uint8_t* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  std::uint64_t& word(std::size_t index) const noexcept;
 
   std::uint8_t* base_ = nullptr;
   std::size_t size_ = 0;
 };
 
-/// The sending side: places large binary values in a ring buffer in the current region. Regions
-/// are reused, not created per message. When the region is too small for a value, a new one
-/// twice its size takes over. When a value does not fit because the peer has not read enough
-/// yet, the sender waits for it, up to busy_wait plus the time to copy what is unread at 1 GB/s:
-/// the peer is copying out at memory speed, and
-/// this keeps a fast sender to its pace with bounded memory. If the peer still has not read
-/// enough (it is busy elsewhere), a value of up to inline_limit bytes goes inline through the
-/// socket, whose backpressure holds the sender back from there; a larger one (which the peer's
-/// max_message_size might refuse inline) moves to a new region. Used inside one message's
-/// encoding: begin(), encode, then commit() or rollback().
+/// The sending side: places large binary values in the channel's ring, which is created at the
+/// first one and reused for the channel's life.
+///
+/// A value that fits in the ring's free space is copied in while the message is encoded. A
+/// larger one is streamed: the message leaves first, and the sender then copies the value into
+/// the ring as the receiver copies it out (stream()), so the ring stays small (8 MiB, most of it
+/// in the CPU's cache) whatever the values' size, and both copies run at once. Such a value also
+/// takes along an empty overflow file of its size: when the receiver makes no progress for
+/// `patience` (it is busy elsewhere, or streaming a value to us at the same moment), the sender
+/// writes the rest there, marks the ring abandoned at that position, and returns; the receiver
+/// reads the rest from the file. Until the receiver has read past such a message, later values
+/// go inline (up to inline_limit) or whole in a file of their own: that is the backpressure.
+///
+/// Used inside one message's encoding: begin(), encode, then commit() or rollback(); after
+/// commit(), stream() once the message is on its way (or could not be sent whole).
 class shm_outbox final : public binary_spill {
  public:
   explicit shm_outbox(std::size_t threshold) noexcept : threshold_(threshold) {}
@@ -72,49 +90,102 @@ class shm_outbox final : public binary_spill {
   std::size_t threshold() const noexcept override { return threshold_; }
   bool spill(std::span<const std::uint8_t> bytes, std::string& out) override;
 
+  static constexpr std::size_t ring_capacity = std::size_t{8} << 20;
+  static constexpr std::size_t chunk_size = std::size_t{2} << 20;
   static constexpr std::size_t inline_limit = std::size_t{4} << 20;
-  static constexpr std::chrono::milliseconds busy_wait{20};
+  static constexpr std::chrono::milliseconds patience{20};
 
   void begin() noexcept;
-  /// The descriptors of the regions this message's encoding created, in order: they must reach
-  /// the peer with the message's first byte.
-  std::vector<unique_fd> commit() noexcept;
+  /// The descriptors the message's encoding created, in order: they must reach the peer with
+  /// the message's first byte.
+  std::vector<unique_fd> commit();
   /// Forgets what this message's encoding placed.
   void rollback() noexcept;
+
+  /// true when the message committed last has values to stream.
+  bool streaming() const noexcept { return !jobs_.empty(); }
+  /// Streams them: sent says whether the message has left whole, and with it the peer's means to
+  /// read them; if not, they all go to their overflow files at once. The values' bytes must be
+  /// as they were at encoding. Throws forkipc::error if an overflow file cannot be written.
+  void stream(bool sent);
+  /// Forgets the values to stream: the message will never reach the peer.
+  void discard_stream() noexcept;
 
   /// Bytes placed that the peer has not read yet.
   std::size_t in_flight() const noexcept;
 
  private:
+  struct job {
+    std::span<const std::uint8_t> bytes;
+    std::uint64_t start;
+    unique_fd overflow;
+  };
+
+  std::size_t free_space(std::uint64_t position) const noexcept;
+  void abandon(std::size_t job_index, std::uint64_t position);
+
   std::size_t threshold_;
-  std::optional<shared_region> region_;
-  std::uint32_t region_id_ = 0;
-  std::uint64_t head_ = 0;  // the next position to place bytes at
+  std::optional<shared_ring> ring_;
+  std::uint32_t ring_id_ = 0;
+  std::uint64_t head_ = 0;            // the next position to place bytes at
+  std::uint64_t backlog_until_ = 0;   // stream only once the receiver has read to here
+  std::vector<job> jobs_;
 
   // The message being encoded.
-  std::uint32_t saved_id_ = 0;
   std::uint64_t saved_head_ = 0;
-  std::vector<std::optional<shared_region>> replaced_;  // kept mapped until commit or rollback
+  std::uint32_t saved_ring_id_ = 0;
   std::vector<unique_fd> new_fds_;
 };
 
-/// The receiving side: resolves references into bytes, mapping each new region the peer passed
-/// (whose descriptor comes first in received_fds). At most max_message_size bytes are fetched per
-/// message.
+/// The receiving side: resolves references into bytes, mapping the ring the peer passed (whose
+/// descriptor comes first in received_fds). At most max_message_size bytes are fetched per
+/// message. Waiting for a streamed value, it watches the socket given to watch(): a peer that
+/// hangs up in the middle makes the value fail.
+///
+/// The bytes are copied into the value's own vector. A fresh vector of many MiB costs more than
+/// the copy: glibc maps it anew, and the kernel faults in and zeroes each page as the copy first
+/// touches it, then unmaps it all when the message is freed. So the vectors of a message the
+/// listeners are done with come back through recycle(), and later values are copied into them:
+/// their pages are there already.
 class shm_inbox final : public binary_fetch {
  public:
   shm_inbox(std::deque<unique_fd>& received_fds, std::size_t max_message_size) noexcept
       : received_fds_(received_fds), max_message_size_(max_message_size) {}
 
-  void begin_message() noexcept override { fetched_ = 0; }
+  void watch(int socket) noexcept { socket_ = socket; }
+
+  void begin_message() noexcept override;
   std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) override;
+  std::optional<std::string> end_message() override { return std::exchange(refused_, std::nullopt); }
+
+  /// Takes back the vectors of the binary values fetched for message, the last message decoded,
+  /// now that nothing reads it any more (it is left with empty binary values).
+  void recycle(json& message) noexcept;
+
+  /// Vectors of at least this capacity are kept for reuse (below it, malloc serves from its
+  /// heap), at most max_spares of them: the largest.
+  static constexpr std::size_t min_spare_capacity = std::size_t{1} << 20;
+  static constexpr std::size_t max_spares = 2;
 
  private:
+  std::optional<std::string> read_streamed(std::uint64_t start, std::size_t size, const unique_fd* overflow,
+                                           std::vector<std::uint8_t>& bytes);
+  bool peer_gone() const noexcept;
+  std::vector<std::uint8_t> take_spare(std::size_t size) noexcept;
+  void keep_spare(std::vector<std::uint8_t>&& spare) noexcept;
+
   std::deque<unique_fd>& received_fds_;
   std::size_t max_message_size_;
-  std::optional<shared_region> region_;
-  std::uint32_t region_id_ = 0;
-  std::size_t fetched_ = 0;
+  int socket_ = -1;
+  std::optional<shared_ring> ring_;
+  std::uint32_t ring_id_ = 0;
+  std::vector<std::vector<std::uint8_t>> spares_;
+
+  // The message being decoded.
+  std::size_t fetched_bytes_ = 0;
+  std::size_t fetched_values_ = 0;
+  bool abandoned_ = false;  // its values from here on are in their overflow files
+  std::optional<std::string> refused_;
 };
 
 }  // namespace forkipc::detail

@@ -55,10 +55,10 @@ struct fork_options {
   std::size_t max_message_size = std::size_t{64} << 20;
 
   /// In binary serialization, binary values of at least this many bytes travel through shared
-  /// memory (a sealed memfd both processes map), not through the socket; 0: never. A child's own
-  /// sends use the default. When the peer has not yet read the values before, send() waits for it
-  /// briefly (20 ms plus the time to copy what is unread at 1 GB/s), then sends a value of up to
-  /// 4 MiB through the socket or moves a larger one to a new region.
+  /// memory (an 8 MiB ring both processes map, a sealed memfd), not through the socket; 0: never.
+  /// A child's own sends use the default. A value that does not fit the ring's free space is
+  /// streamed: send() returns once the receiver has copied all but the last 8 MiB of it, or
+  /// after the receiver made no progress for 20 ms, when the rest goes to a file of its own.
   std::size_t shared_memory_threshold = std::size_t{1} << 20;
 
   /// The most memory a child that stops reading can cost the parent. send() returns false from

@@ -59,10 +59,13 @@ std::optional<decoded> binary_frame_decoder::next() {
   if (length == 0) return error(errc::malformed_message, "received an empty binary frame");
   json value;
   if (fetch_ != nullptr) fetch_->begin_message();
-  if (auto why = read_msgpack(body, value, fetch_)) {
+  const auto malformed = read_msgpack(body, value, fetch_);
+  const auto refused = fetch_ != nullptr ? fetch_->end_message() : std::nullopt;
+  if (malformed) {
     return error(errc::malformed_message, "a malformed binary message of " + size_text(length) +
-                                              " (" + *why + "): " + hex_excerpt(body));
+                                              " (" + *malformed + "): " + hex_excerpt(body));
   }
+  if (refused) return error(errc::message_too_large, "dropped a binary message: " + *refused);
   return classify(std::move(value));
 }
 

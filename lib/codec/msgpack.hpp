@@ -37,6 +37,9 @@ class binary_fetch {
   virtual void begin_message() noexcept {}
   /// Fills out from reference; returns what was wrong with it, or nullopt.
   virtual std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) = 0;
+  /// The message was read whole: returns why it must be dropped all the same (a limit that
+  /// applies to the whole message), or nullopt.
+  virtual std::optional<std::string> end_message() { return std::nullopt; }
 
  protected:
   ~binary_fetch() = default;
