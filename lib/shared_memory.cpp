@@ -18,6 +18,8 @@
 
 #include <forkipc/error.hpp>
 
+#include "codec/json_lines.hpp"  // size_text
+
 namespace forkipc::detail {
 namespace {
 
@@ -55,11 +57,10 @@ T get(std::string_view& in) {
   return value;
 }
 
-std::string mib_text(std::uint64_t bytes) { return std::to_string(bytes) + " bytes"; }
-
 // Waits for the peer process to move a position: spins first, as a peer on another CPU is
 // usually about to, then sleeps in short steps, so that a peer sharing this CPU gets to run.
-// true once ready() holds; false as soon as give_up() does (asked between sleeps).
+// true once ready() holds; false once give_up() does (asked between sleeps) and ready() still
+// does not: a peer may finish, then hang up, between the two.
 template <class Ready, class GiveUp>
 bool wait_for_peer(Ready ready, GiveUp give_up) {
   for (int spin = 0; spin < 2000; ++spin) {
@@ -70,7 +71,7 @@ bool wait_for_peer(Ready ready, GiveUp give_up) {
   }
   for (;;) {
     if (ready()) return true;
-    if (give_up()) return false;
+    if (give_up()) return ready();
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
 }
@@ -82,7 +83,7 @@ unique_fd create_value_file(std::size_t size) {
   unique_fd file(::memfd_create("forkipc", MFD_CLOEXEC));
   if (!file) throw_errno(errno, "cannot create a shared-memory file for a large binary value");
   if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0)
-    throw_errno(errno, "cannot size a shared-memory file of " + mib_text(size));
+    throw_errno(errno, "cannot size a shared-memory file of " + size_text(size));
   return file;
 }
 
@@ -105,7 +106,7 @@ std::optional<std::string> read_value_file(const unique_fd& file, std::size_t of
     const ssize_t got = ::pread(file.get(), out.data() + at + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return std::string("cannot read a large binary value from shared memory: ") + std::strerror(errno);
-    if (got == 0) return "the shared-memory file of a binary value ended " + mib_text(n - done) + " short";
+    if (got == 0) return "the shared-memory file of a binary value ended " + size_text(n - done) + " short";
     done += static_cast<std::size_t>(got);
   }
   return std::nullopt;
@@ -121,11 +122,11 @@ shared_ring shared_ring::create(std::size_t capacity, unique_fd& fd) {
   if (!created) throw_errno(errno, "cannot create a shared-memory ring for large binary values");
   if (::ftruncate(created.get(), static_cast<off_t>(size)) != 0 ||
       ::fcntl(created.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw_errno(errno, "cannot size a shared-memory ring of " + mib_text(size));
+    throw_errno(errno, "cannot size a shared-memory ring of " + size_text(size));
   }
   // Populated at once: one call allocates the pages that would otherwise fault in one by one.
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, created.get(), 0);
-  if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory ring of " + mib_text(size));
+  if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory ring of " + size_text(size));
   fd = std::move(created);
   shared_ring ring(static_cast<std::uint8_t*>(base), size);
   ring.abandon_at(never);
@@ -147,7 +148,7 @@ std::optional<shared_ring> shared_ring::adopt(const unique_fd& fd, std::string& 
   // Populated at once, as the creator's mapping is: the pages exist, only the mapping is new.
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
   if (base == MAP_FAILED) {
-    why = "cannot map the peer's shared-memory ring of " + mib_text(size) + ": " + std::strerror(errno);
+    why = "cannot map the peer's shared-memory ring of " + size_text(size) + ": " + std::strerror(errno);
     return std::nullopt;
   }
   return shared_ring(static_cast<std::uint8_t*>(base), size);
@@ -358,8 +359,8 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
     return std::string("a shared-memory reference past the last position");
   // The descriptors came with the message's first byte, in the order the sender made them: the
   // ring (the first time), then this value's file.
-  const bool in_ring = where != placement::own_file;
-  if (in_ring && id == ring_id_ + 1) {
+  const bool uses_ring = where != placement::own_file;
+  if (uses_ring && id == ring_id_ + 1) {
     if (received_fds_.empty()) return std::string("a reference to a new shared-memory ring that came without it");
     const unique_fd fd = std::move(received_fds_.front());
     received_fds_.pop_front();
@@ -368,7 +369,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
     if (!adopted) return why;
     ring_ = std::move(adopted);
     ring_id_ = id;
-  } else if (in_ring && (id != ring_id_ || !ring_)) {
+  } else if (uses_ring && (id != ring_id_ || !ring_)) {
     return "a reference to shared-memory ring " + std::to_string(id) + ", which the peer never passed";
   }
   unique_fd file;
@@ -385,7 +386,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
   if (refused_ || size > max_message_size_ - fetched_bytes_) {
     // Skipped, not read, so that the next values and messages still find theirs.
     if (!refused_)
-      refused_ = "its shared-memory values total more than the limit of " + mib_text(max_message_size_) +
+      refused_ = "its shared-memory values total more than the limit of " + size_text(max_message_size_) +
                  " in one message";
     if (ring_ && id == ring_id_) ring_->release_to(start + size);
     return std::nullopt;
@@ -443,7 +444,7 @@ std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::si
           return written > position || (abandoned >= start && abandoned < end);
         },
         [&] { return peer_gone(); });
-    if (!moved) return "the peer hung up in the middle of a shared-memory value of " + mib_text(size);
+    if (!moved) return "the peer hung up in the middle of a shared-memory value of " + size_text(size);
     const bool cut = abandoned >= start && abandoned < end;
     if (cut && abandoned < position) return std::string("the peer abandoned a shared-memory value behind what it had written");
     const std::uint64_t limit = cut ? abandoned : std::min(written, end);

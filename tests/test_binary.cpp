@@ -74,6 +74,21 @@ TEST_CASE("binary: large values streamed both ways at once all arrive, bit-exact
   test::check_round_trips(helper("echo_sync"), values, binary);
 }
 
+TEST_CASE("binary: a large value streamed just before the child ends arrives whole") {
+  for (const char* how : {"return", "exit", "disconnect", "sync"}) {
+    CAPTURE(how);
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, helper("last_words"), {how, "binary"}, binary);
+    recorder seen(*child);
+    test::run_to_end(io);
+    CHECK(seen.errors.empty());
+    REQUIRE(seen.messages.size() == 2);
+    CHECK(seen.messages[0] == json::binary(std::vector<std::uint8_t>(20u << 20, 'w')));
+    CHECK(seen.messages[1] == json{{"last", true}});
+    CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+  }
+}
+
 TEST_CASE("binary: shared-memory values count toward max_message_size, per message") {
   forkipc::fork_options options = binary;
   options.max_message_size = 17u << 20;

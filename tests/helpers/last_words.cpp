@@ -1,14 +1,20 @@
 // Sends a 1 MiB message and {"last": true}, then ends at once in the way argv[1] names:
 // "return" (from main), "exit" (std::exit), "disconnect" (disconnect, then return), or "sync"
-// (through sync::parent, then return). Node loses such messages; forkipc must not.
+// (through sync::parent, then return). Node loses such messages; forkipc must not. With argv[2]
+// "binary", the first message is a 20 MiB binary value instead, which streams through shared
+// memory when the channel is in binary serialization.
 #include <forkipc/forkipc.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 int main(int argc, char** argv) {
   const std::string_view how = argc > 1 ? argv[1] : "return";
-  const forkipc::json big = std::string(1 << 20, 'w');
+  const bool binary = argc > 2 && std::string_view(argv[2]) == "binary";
+  const forkipc::json big = binary ? forkipc::json::binary(std::vector<std::uint8_t>(20 << 20, 'w'))
+                                   : forkipc::json(std::string(1 << 20, 'w'));
   if (how == "sync") {
     forkipc::sync::parent parent;
     parent.send(big);
