@@ -20,7 +20,7 @@ channel::channel(boost::asio::io_context& io, unique_fd socket, const channel_se
       owner_(owner),
       owner_lifetime_(std::move(owner_lifetime)),
       codec_(settings),
-      max_queued_bytes_(settings.max_queued_bytes) {}
+      max_queued_bytes_(settings.limits.max_queued_bytes) {}
 
 // The channel's own callbacks run under a cork; see the class comment.
 class channel::cork {

@@ -50,7 +50,7 @@ class channel {
 
   /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
   /// and this channel, which it contains, live as long as one is pending.
-  /// Past settings.max_queued_bytes of unwritten bytes, send() refuses (errc::send_queue_full).
+  /// Past settings.limits.max_queued_bytes of unwritten bytes, send() refuses (errc::send_queue_full).
   channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
           channel_owner& owner, std::weak_ptr<void> owner_lifetime);
 

@@ -7,10 +7,10 @@ namespace forkipc::detail {
 
 channel_codec::channel_codec(const channel_settings& settings)
     : mode_(settings.mode),
-      inbox_(received_fds_, settings.max_message_size),
-      decoder_(settings.mode, settings.max_message_size, &inbox_) {
-  if (settings.mode == serialization::binary && settings.shared_memory_threshold > 0)
-    outbox_.emplace(settings.shared_memory_threshold);
+      inbox_(received_fds_, settings.limits.max_message_size),
+      decoder_(settings.mode, settings.limits.max_message_size, &inbox_) {
+  if (settings.mode == serialization::binary && settings.limits.shared_memory_threshold > 0)
+    outbox_.emplace(settings.limits.shared_memory_threshold);
 }
 
 void channel_codec::push(write_queue& queue, const json& message, forkipc::handle passed,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <variant>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/fork_options.hpp>
 #include <forkipc/handle.hpp>
 #include <forkipc/serialization.hpp>
@@ -17,19 +18,18 @@
 
 namespace forkipc::detail {
 
-/// How a channel frames its messages, and its limits: see fork_options.
+/// How a channel frames its messages, and its limits.
 struct channel_settings {
   serialization mode;
-  std::size_t max_message_size;
-  std::size_t shared_memory_threshold;  // binary mode; 0: never
-  std::size_t max_queued_bytes;
+  channel_options limits;
 };
 
-/// The settings options give; settings_of(fork_options{}) are the defaults, which the child's
-/// end uses.
+/// The settings of a parent's end, from the options it forked with.
 inline channel_settings settings_of(const fork_options& options) {
-  return {options.serialization, options.max_message_size, options.shared_memory_threshold,
-          options.max_queued_bytes};
+  return {options.serialization,
+          {.max_message_size = options.max_message_size,
+           .shared_memory_threshold = options.shared_memory_threshold,
+           .max_queued_bytes = options.max_queued_bytes}};
 }
 
 /// A message that arrived, with the descriptor it passed, if any.

@@ -15,24 +15,14 @@ namespace forkipc {
 
 namespace events = detail::events;
 
-namespace {
-
-// The child's end has fork_options' defaults: the parent's options do not reach it.
-detail::channel_settings settings_of(serialization mode) {
-  detail::channel_settings settings = detail::settings_of(fork_options{});
-  settings.mode = mode;
-  return settings;
-}
-
-}  // namespace
-
 class parent_process::impl final : public detail::channel_owner {
  public:
-  impl(parent_process& self, boost::asio::io_context& io, detail::inherited_channel inherited)
+  impl(parent_process& self, boost::asio::io_context& io, detail::inherited_channel inherited,
+       const channel_options& options)
       : self_(self),
         io_(io),
         lifetime_(self.weak_from_this()),
-        channel_(io, std::move(inherited.socket), settings_of(inherited.mode), *this, lifetime_) {}
+        channel_(io, std::move(inherited.socket), {inherited.mode, options}, *this, lifetime_) {}
 
   // What was sent is written before the channel goes: a child's last words reach its parent.
   ~impl() { channel_.flush_for_exit(); }
@@ -101,7 +91,9 @@ bool parent_process::connected() const noexcept { return impl_->channel().is_ope
 
 bool has_parent() noexcept { return detail::started_with_channel(); }
 
-std::shared_ptr<parent_process> parent(boost::asio::io_context& io) {
+std::shared_ptr<parent_process> parent(boost::asio::io_context& io) { return parent(io, channel_options{}); }
+
+std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channel_options& options) {
   current_parent& c = current();
   std::lock_guard lock(c.mutex);
   if (auto existing = c.process.lock()) {
@@ -111,7 +103,7 @@ std::shared_ptr<parent_process> parent(boost::asio::io_context& io) {
   }
   detail::inherited_channel inherited = detail::take_inherited_channel();
   auto result = std::make_shared<parent_process>(parent_process::private_tag{});
-  result->impl_ = std::make_unique<parent_process::impl>(*result, io, std::move(inherited));
+  result->impl_ = std::make_unique<parent_process::impl>(*result, io, std::move(inherited), options);
   result->impl_->channel().start();
   c.process = result;
   // A process that ends through exit() destroys nothing on its stack: write what is queued then.
@@ -126,5 +118,7 @@ std::shared_ptr<parent_process> parent(boost::asio::io_context& io) {
 }
 
 std::shared_ptr<parent_process> parent() { return parent(default_context()); }
+
+std::shared_ptr<parent_process> parent(const channel_options& options) { return parent(default_context(), options); }
 
 }  // namespace forkipc

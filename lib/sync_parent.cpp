@@ -1,28 +1,22 @@
 #include <forkipc/sync/parent.hpp>
 
-#include <forkipc/fork_options.hpp>
-
 #include "blocking_channel.hpp"
 #include "inherited_channel.hpp"
 
 namespace forkipc::sync {
 
-namespace {
-
-detail::blocking_channel inherited_blocking_channel() {
-  detail::inherited_channel inherited = detail::take_inherited_channel();
-  detail::channel_settings settings = detail::settings_of(fork_options{});  // the defaults
-  settings.mode = inherited.mode;
-  return detail::blocking_channel(std::move(inherited.socket), settings);
-}
-
-}  // namespace
-
 struct parent::impl {
-  detail::blocking_channel channel = inherited_blocking_channel();
+  impl(detail::inherited_channel inherited, const channel_options& options)
+      : channel(std::move(inherited.socket), {inherited.mode, options}) {}
+
+  detail::blocking_channel channel;
 };
 
-parent::parent() : impl_(std::make_unique<impl>()) {}
+parent::parent() : parent(channel_options{}) {}
+
+parent::parent(const channel_options& options)
+    : impl_(std::make_unique<impl>(detail::take_inherited_channel(), options)) {}
+
 parent::~parent() = default;
 parent::parent(parent&&) noexcept = default;
 parent& parent::operator=(parent&&) noexcept = default;

@@ -109,6 +109,35 @@ TEST_CASE("binary: shared-memory values count toward max_message_size, per messa
   CHECK(std::string(seen.errors[0].what()).find("in one message") != std::string::npos);
 }
 
+TEST_CASE("binary: a child takes values over 64 MiB once it raises its own max_message_size") {
+  const json big = json::binary(bytes_of(80u << 20, 20));
+  forkipc::fork_options options = binary;
+  options.max_message_size = 128u << 20;  // the parent's end, for the echo
+  for (const char* program : {"echo_async", "echo_sync"}) {
+    CAPTURE(program);
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, helper(program), {std::to_string(128u << 20)}, options);
+    recorder seen(*child);
+    child->send(big);
+    test::run_until(io, [&] { return seen.messages.size() == 1 || seen.closed(); });
+    child->disconnect();
+    test::run_to_end(io);
+    REQUIRE(seen.messages.size() == 1);
+    CHECK(seen.messages[0] == big);
+    CHECK(seen.errors.empty());
+  }
+  // With the default of 64 MiB, the child drops it (an "error" on its side) and goes on.
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  recorder seen(*child);
+  child->send(big);
+  child->send("after");
+  test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
+  child->disconnect();
+  test::run_to_end(io);
+  CHECK(seen.messages == std::vector<json>{"after"});
+}
+
 TEST_CASE("binary: doubles travel exactly, NaN and infinities included") {
   boost::asio::io_context io;
   auto child = forkipc::fork(io, helper("echo_async"), {}, binary);

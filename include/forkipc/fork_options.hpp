@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/serialization.hpp>
 
 namespace forkipc {
@@ -48,25 +49,11 @@ struct fork_options {
   /// The signal the timeout sends.
   int kill_signal = SIGTERM;
 
-  /// An incoming message longer than this (in bytes, without its newline) is an "error" event
-  /// and is discarded as it streams in, never buffered whole. In binary serialization it also
-  /// bounds the shared-memory values of one message, and a frame announcing more closes the
-  /// channel (a length cannot be skipped safely).
-  std::size_t max_message_size = std::size_t{64} << 20;
-
-  /// In binary serialization, binary values of at least this many bytes travel through shared
-  /// memory (an 8 MiB ring both processes map, a sealed memfd), not through the socket; 0: never.
-  /// A child's own sends use the default. A value that does not fit the ring's free space is
-  /// streamed: send() returns once the receiver has copied all but the last 8 MiB of it, or
-  /// after the receiver made no progress for 20 ms, when the rest goes to a file of its own.
-  std::size_t shared_memory_threshold = std::size_t{1} << 20;
-
-  /// The most memory a child that stops reading can cost the parent. send() returns false from
-  /// 128 KiB of unwritten bytes on (the high-water mark, as in Node) but still queues; once this
-  /// many bytes wait, it refuses: the message is not queued, send() returns false, and on_sent
-  /// (or an "error" event without one) gets errc::send_queue_full. The queue holds at most this
-  /// plus the one message that crossed it.
-  std::size_t max_queued_bytes = std::size_t{1} << 30;
+  /// The limits of the parent's end of the channel: see channel_options, whose defaults these
+  /// are. The child's end takes its own, from forkipc::parent() or sync::parent.
+  std::size_t max_message_size = channel_options{}.max_message_size;
+  std::size_t shared_memory_threshold = channel_options{}.shared_memory_threshold;
+  std::size_t max_queued_bytes = channel_options{}.max_queued_bytes;
 
   /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
   /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen

@@ -7,6 +7,7 @@
 #include <system_error>
 #include <utility>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/detail/asio.hpp>
 #include <forkipc/detail/process_events.hpp>
 #include <forkipc/error.hpp>
@@ -65,7 +66,7 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   bool connected() const noexcept;
 
  private:
-  friend std::shared_ptr<parent_process> parent(boost::asio::io_context&);
+  friend std::shared_ptr<parent_process> parent(boost::asio::io_context&, const channel_options&);
   class impl;
 
   detail::emitter<detail::events::message, detail::events::disconnect, detail::events::error>
@@ -85,7 +86,13 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
 /// says what is wrong when NODE_CHANNEL_FD does not name a connected Unix stream socket.
 std::shared_ptr<parent_process> parent(boost::asio::io_context& io);
 
+/// As above, with this end's limits (the defaults otherwise): a child that expects messages
+/// larger than 64 MiB from its parent raises options.max_message_size. They apply when the
+/// channel is taken; a later call returns the parent_process as it was made.
+std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channel_options& options);
+
 /// As above, on forkipc::default_context().
 std::shared_ptr<parent_process> parent();
+std::shared_ptr<parent_process> parent(const channel_options& options);
 
 }  // namespace forkipc

@@ -4,16 +4,20 @@
 //   {"do": "disconnect"}         disconnect; io.run() then returns and the child exits 0
 //   {"do": "abort"}, {"do": "segv"}
 //   {"do": "send", "count": N}   send N messages {"i": k}, then {"done": N}
+// argv[1], when given, is this end's max_message_size in bytes.
 #include <forkipc/forkipc.hpp>
 
 #include <sys/resource.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <string>
 
-int main() {
+int main(int argc, char** argv) {
   boost::asio::io_context io;
-  auto parent = forkipc::parent(io);
+  forkipc::channel_options options;
+  if (argc > 1) options.max_message_size = std::stoull(argv[1]);
+  auto parent = forkipc::parent(io, options);
   parent->on("message", [&](const forkipc::json& m) {
     if (!m.is_object() || !m.contains("do")) {
       parent->send(m);

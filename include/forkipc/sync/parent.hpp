@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/json.hpp>
 
 namespace forkipc {
@@ -15,6 +16,8 @@ class parent {
  public:
   /// Throws forkipc::error: errc::not_forked without a channel, and as forkipc::parent() does.
   parent();
+  /// As above, with this end's limits (see forkipc::parent(io, options)).
+  explicit parent(const channel_options& options);
   ~parent();
   parent(parent&&) noexcept;
   parent& operator=(parent&&) noexcept;
