@@ -1,5 +1,6 @@
 #include "channel_codec.hpp"
 
+#include "codec/json_walk.hpp"
 #include "handle_passing.hpp"
 #include "socket_io.hpp"
 
@@ -7,8 +8,9 @@ namespace forkipc::detail {
 
 channel_codec::channel_codec(const channel_settings& settings)
     : mode_(settings.mode),
+      max_nesting_depth_(settings.limits.max_nesting_depth),
       inbox_(received_fds_, settings.limits.max_message_size),
-      decoder_(settings.mode, settings.limits.max_message_size, &inbox_) {
+      decoder_(settings.mode, settings.limits, &inbox_) {
   if (settings.mode == serialization::binary && settings.limits.shared_memory_threshold > 0)
     outbox_.emplace(settings.limits.shared_memory_threshold);
 }
@@ -21,9 +23,13 @@ void channel_codec::push(write_queue& queue, const json& message, forkipc::handl
     queue.push(
         [&](std::string& out) {
           if (passed) {
-            encode_message(mode_, handle_envelope(message, passed.fd()), out, spill);
+            // The envelope copies the message, and a copy recurses: look at its depth first.
+            // (The envelope is one level more.)
+            if (max_nesting_depth_ == 0 || !nested_within(message, max_nesting_depth_ - 1))
+              throw_too_deep_to_encode(max_nesting_depth_);
+            encode_message(mode_, handle_envelope(message, passed.fd()), out, spill, max_nesting_depth_);
           } else {
-            encode_message(mode_, message, out, spill);
+            encode_message(mode_, message, out, spill, max_nesting_depth_);
           }
         },
         std::move(on_written));
@@ -45,35 +51,64 @@ long channel_codec::receive(int fd, std::size_t read_size) {
 
 std::optional<channel_event> channel_codec::next(const json*& answer) {
   answer = nullptr;
+  if (pending_) return std::exchange(pending_, std::nullopt);
   while (auto decoded = decoder_.next()) {
-    if (auto* message = std::get_if<json>(&*decoded)) return incoming{std::move(*message), {}};
-    if (auto* problem = std::get_if<error>(&*decoded)) return std::move(*problem);
-    json& internal = std::get<internal_message>(*decoded).value;
-    switch (handle_command_of(internal)) {
-      case handle_command::handle: {
-        // The descriptor came with the message's first byte: it is the oldest unclaimed one.
-        if (received_fds_.empty()) {
-          answer = &handle_nack();
-          return error(errc::malformed_message,
-                       "the peer passed a handle whose descriptor did not arrive; asked it to "
-                       "send again (NODE_HANDLE_NACK)");
-        }
-        incoming in{std::move(internal["msg"]), forkipc::handle(received_fds_.front().release())};
-        received_fds_.pop_front();
-        answer = &handle_ack();
-        return in;
-      }
-      case handle_command::ack:
-        continue;  // forkipc closes its copy once sent: nothing waits for this
-      case handle_command::nack:
-        return error(errc::channel_closed,
-                     "the peer did not receive a handle passed to it (NODE_HANDLE_NACK); the "
-                     "descriptor was closed already and is not sent again");
-      case handle_command::none:
-        return internal_message{std::move(internal)};
+    std::optional<channel_event> event = interpret(std::move(*decoded), answer);
+    if (auto leftover = settle_descriptors()) {
+      if (!event) return leftover;
+      pending_ = std::move(leftover);
     }
+    if (event) return event;
   }
   return std::nullopt;
+}
+
+std::optional<channel_event> channel_codec::interpret(decoded&& message, const json*& answer) {
+  if (auto* value = std::get_if<json>(&message)) return incoming{std::move(*value), {}};
+  if (auto* problem = std::get_if<error>(&message)) return std::move(*problem);
+  json& internal = std::get<internal_message>(message).value;
+  switch (handle_command_of(internal)) {
+    case handle_command::handle: {
+      // Node passes exactly one descriptor, with the message's first byte.
+      unique_fd passed = received_fds_.take(decoder_.last_span());
+      if (!passed) {
+        answer = &handle_nack();
+        return error(errc::malformed_message,
+                     "the peer passed a handle whose descriptor did not arrive; asked it to "
+                     "send again (NODE_HANDLE_NACK)");
+      }
+      answer = &handle_ack();
+      return incoming{std::move(internal["msg"]), std::move(passed)};
+    }
+    case handle_command::ack:
+      return std::nullopt;  // forkipc closes its copy once sent: nothing waits for this
+    case handle_command::nack:
+      return error(errc::channel_closed,
+                   "the peer did not receive a handle passed to it (NODE_HANDLE_NACK); the "
+                   "descriptor was closed already and is not sent again");
+    case handle_command::none:
+      return internal_message{std::move(internal)};
+  }
+  return std::nullopt;
+}
+
+std::optional<error> channel_codec::settle_descriptors() {
+  // Every byte before the decoder's position is decoded: what came with them and was not taken
+  // belongs to no message still to come.
+  received_fds_.settle(decoder_.buffer().position());
+  const auto closed = received_fds_.take_closed();
+  if (!closed) return std::nullopt;
+  std::string what = "the peer passed ";
+  if (closed.closed > 0) {
+    what += std::to_string(closed.closed) + (closed.closed == 1 ? " descriptor" : " descriptors") +
+            " that no message takes";
+    if (closed.truncated) what += ", and ";
+  }
+  if (closed.truncated) what += "more descriptors in one write than a read takes (the kernel dropped the rest)";
+  what += mode_ == serialization::json
+              ? "; in json serialization only a NODE_HANDLE message carries one, and only one. They were closed"
+              : "; they were closed";
+  return error(errc::unexpected_descriptors, std::move(what));
 }
 
 }  // namespace forkipc::detail

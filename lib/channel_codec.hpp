@@ -12,6 +12,7 @@
 #include <forkipc/serialization.hpp>
 
 #include "codec/message_codec.hpp"
+#include "received_descriptors.hpp"
 #include "shared_memory.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
@@ -29,7 +30,8 @@ inline channel_settings settings_of(const fork_options& options) {
   return {options.serialization,
           {.max_message_size = options.max_message_size,
            .shared_memory_threshold = options.shared_memory_threshold,
-           .max_queued_bytes = options.max_queued_bytes}};
+           .max_queued_bytes = options.max_queued_bytes,
+           .max_nesting_depth = options.max_nesting_depth}};
 }
 
 /// A message that arrived, with the descriptor it passed, if any.
@@ -43,7 +45,8 @@ using channel_event = std::variant<incoming, internal_message, error>;
 
 /// The framing of one end of a channel, apart from how it waits for its socket: encoding into a
 /// write queue (large binary values into shared memory, passed handles in Node's envelope) and
-/// decoding what is read (descriptors the peer passed claimed by the messages that carry them).
+/// decoding what is read (descriptors the peer passed claimed by the messages that carry them;
+/// any other descriptor closed once its message is done, and reported).
 class channel_codec {
  public:
   explicit channel_codec(const channel_settings& settings);
@@ -51,7 +54,8 @@ class channel_codec {
   channel_codec& operator=(const channel_codec&) = delete;
 
   /// Appends message to queue; passed (when not empty) goes with it. Throws
-  /// error(errc::unencodable_message) or a shared-memory failure, queuing nothing.
+  /// error(errc::unencodable_message) (invalid UTF-8, nested deeper than max_nesting_depth) or a
+  /// shared-memory failure, queuing nothing.
   void push(write_queue& queue, const json& message, forkipc::handle passed,
             write_queue::callback on_written);
 
@@ -69,7 +73,9 @@ class channel_codec {
 
   /// The next event from the bytes read, or nullopt when more bytes are needed. When answer is
   /// set on return, the caller sends it to the peer before anything else: Node's NODE_HANDLE
-  /// exchange needs an acknowledgement for every handle it passes.
+  /// exchange needs an acknowledgement for every handle it passes. Descriptors the peer passed
+  /// that no message took are closed as soon as no later message can take them, and reported
+  /// as one error (errc::unexpected_descriptors) after the message that carried them.
   std::optional<channel_event> next(const json*& answer);
 
   /// Gives back the memory of the message next() returned last, once nothing reads it any more;
@@ -86,8 +92,15 @@ class channel_codec {
   std::size_t shared_in_flight() const noexcept { return outbox_ ? outbox_->in_flight() : 0; }
 
  private:
+  // What a decoded message means; nullopt for an internal message the codec handled itself.
+  std::optional<channel_event> interpret(decoded&& message, const json*& answer);
+  // After each message: closes the descriptors no message can take any more, and says so.
+  std::optional<error> settle_descriptors();
+
   serialization mode_;
-  std::deque<unique_fd> received_fds_;
+  std::size_t max_nesting_depth_;
+  received_descriptors received_fds_;
+  std::optional<error> pending_;  // an event to return before decoding more
   shm_inbox inbox_;
   message_decoder decoder_;
   std::optional<shm_outbox> outbox_;

@@ -31,6 +31,10 @@ class forkipc_category final : public std::error_category {
         return "the pool is closed";
       case errc::send_queue_full:
         return "too many bytes wait to be sent (max_queued_bytes): the peer does not read";
+      case errc::nesting_too_deep:
+        return "message nested deeper than max_nesting_depth";
+      case errc::unexpected_descriptors:
+        return "the peer passed descriptors that no message takes";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

@@ -339,7 +339,8 @@ void shm_outbox::abandon(std::size_t first, std::uint64_t position) {
 
 // ---- shm_inbox ----
 
-void shm_inbox::begin_message() noexcept {
+void shm_inbox::begin_message(stream_span message) noexcept {
+  message_ = message;
   fetched_bytes_ = 0;
   fetched_values_ = 0;
   abandoned_ = false;
@@ -361,9 +362,8 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
   // ring (the first time), then this value's file.
   const bool uses_ring = where != placement::own_file;
   if (uses_ring && id == ring_id_ + 1) {
-    if (received_fds_.empty()) return std::string("a reference to a new shared-memory ring that came without it");
-    const unique_fd fd = std::move(received_fds_.front());
-    received_fds_.pop_front();
+    const unique_fd fd = received_fds_.take(message_);
+    if (!fd) return std::string("a reference to a new shared-memory ring that came without it");
     std::string why;
     auto adopted = shared_ring::adopt(fd, why);
     if (!adopted) return why;
@@ -374,9 +374,8 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
   }
   unique_fd file;
   if (where != placement::in_ring) {
-    if (received_fds_.empty()) return std::string("a shared-memory value that came without its file");
-    file = std::move(received_fds_.front());
-    received_fds_.pop_front();
+    file = received_fds_.take(message_);
+    if (!file) return std::string("a shared-memory value that came without its file");
   }
   // Whole in the ring means written before the message was sent: never wait for it.
   if (where == placement::in_ring && start + size > ring_->written())

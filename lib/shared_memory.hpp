@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "codec/msgpack.hpp"
+#include "received_descriptors.hpp"
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
@@ -149,12 +150,12 @@ class shm_outbox final : public binary_spill {
 /// their pages are there already.
 class shm_inbox final : public binary_fetch {
  public:
-  shm_inbox(std::deque<unique_fd>& received_fds, std::size_t max_message_size) noexcept
+  shm_inbox(received_descriptors& received_fds, std::size_t max_message_size) noexcept
       : received_fds_(received_fds), max_message_size_(max_message_size) {}
 
   void watch(int socket) noexcept { socket_ = socket; }
 
-  void begin_message() noexcept override;
+  void begin_message(stream_span message) noexcept override;
   std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) override;
   std::optional<std::string> end_message() override { return std::exchange(refused_, std::nullopt); }
 
@@ -174,7 +175,7 @@ class shm_inbox final : public binary_fetch {
   std::vector<std::uint8_t> take_spare(std::size_t size) noexcept;
   void keep_spare(std::vector<std::uint8_t>&& spare) noexcept;
 
-  std::deque<unique_fd>& received_fds_;
+  received_descriptors& received_fds_;
   std::size_t max_message_size_;
   int socket_ = -1;
   std::optional<shared_ring> ring_;
@@ -182,6 +183,7 @@ class shm_inbox final : public binary_fetch {
   std::vector<std::vector<std::uint8_t>> spares_;
 
   // The message being decoded.
+  stream_span message_;
   std::size_t fetched_bytes_ = 0;
   std::size_t fetched_values_ = 0;
   bool abandoned_ = false;  // its values from here on are in their overflow files

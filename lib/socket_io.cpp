@@ -43,7 +43,7 @@ int send_queued(int fd, write_queue& queue, std::vector<write_queue::callback>& 
   return 0;
 }
 
-long receive_some(int fd, receive_buffer& buffer, std::deque<unique_fd>& fds, std::size_t read_size) {
+long receive_some(int fd, receive_buffer& buffer, received_descriptors& fds, std::size_t read_size) {
   const auto space = buffer.prepare(read_size).first(read_size);
   alignas(cmsghdr) char control[CMSG_SPACE(max_fds_per_read * sizeof(int))];
   for (;;) {
@@ -58,16 +58,17 @@ long receive_some(int fd, receive_buffer& buffer, std::deque<unique_fd>& fds, st
       if (errno == EINTR) continue;
       return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
+    const stream_span read{buffer.end_position(), buffer.end_position() + static_cast<std::uint64_t>(got)};
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
       if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
       const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (std::size_t i = 0; i < count; ++i) {
         int passed;
         std::memcpy(&passed, CMSG_DATA(header) + i * sizeof(int), sizeof passed);
-        fds.emplace_back(passed);
+        fds.add(read, unique_fd(passed));
       }
     }
-    while (fds.size() > max_unclaimed_fds) fds.pop_front();
+    if ((message.msg_flags & MSG_CTRUNC) != 0) fds.add_truncated();
     buffer.commit(static_cast<std::size_t>(got));
     return got;
   }

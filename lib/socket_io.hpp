@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "codec/receive_buffer.hpp"
+#include "received_descriptors.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
 
@@ -18,14 +19,10 @@ namespace forkipc::detail {
 int send_queued(int fd, write_queue& queue, std::vector<write_queue::callback>& completed);
 
 /// One non-blocking read of up to read_size bytes into buffer; descriptors passed with them go
-/// to the back of fds (close-on-exec). Returns the byte count (less than read_size when the
-/// socket had no more), 0 at the end of the stream, or -errno (-EAGAIN when nothing is there
-/// yet).
-long receive_some(int fd, receive_buffer& buffer, std::deque<unique_fd>& fds,
+/// to fds (close-on-exec), with the span of the stream they came with. Returns the byte count
+/// (less than read_size when the socket had no more), 0 at the end of the stream, or -errno
+/// (-EAGAIN when nothing is there yet).
+long receive_some(int fd, receive_buffer& buffer, received_descriptors& fds,
                   std::size_t read_size = 64 * 1024);
-
-/// A peer may pass descriptors no message claims; beyond this many unclaimed, the oldest are
-/// closed, so that it cannot exhaust this process's descriptor table.
-inline constexpr std::size_t max_unclaimed_fds = 64;
 
 }  // namespace forkipc::detail

@@ -2,6 +2,7 @@
 // a channel.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,16 +37,16 @@ std::string bytes(std::initializer_list<unsigned> values) {
 
 json read(std::string_view bytes) {
   json out;
-  const auto why = read_msgpack(bytes, out);
-  REQUIRE_MESSAGE(!why, *why);
+  const auto problem = read_msgpack(bytes, out);
+  REQUIRE_MESSAGE(!problem, problem->why);
   return out;
 }
 
 std::string why_not(std::string_view bytes) {
   json out;
-  const auto why = read_msgpack(bytes, out);
-  REQUIRE(why);
-  return *why;
+  const auto problem = read_msgpack(bytes, out);
+  REQUIRE(problem);
+  return problem->why;
 }
 
 }  // namespace
@@ -99,7 +100,7 @@ TEST_CASE("MessagePack: what the reader refuses, and why") {
   CHECK(why_not(bytes({0xDD, 0xFF, 0xFF, 0xFF, 0xFF})).find("an array of 4294967295 elements in 0 bytes") != std::string::npos);
   CHECK(why_not(bytes({0xC6, 0x7F, 0xFF, 0xFF, 0xFF})).find("truncated") == 0);
   CHECK(why_not(bytes({0xD4, 127, 0})) == "an out-of-band reference where none can be");
-  CHECK(why_not(std::string(300, '\x91') + '\xC0') == "nesting deeper than 256");
+  CHECK(why_not(std::string(5001, '\x91') + '\xC0') == "nested more than 5000 levels deep (max_nesting_depth)");
 }
 
 TEST_CASE("MessagePack: strings must be UTF-8 and subtype 127 is forkipc's, on the way out too") {
@@ -158,7 +159,8 @@ namespace {
 // socket: encode() returns the frame and hands its descriptors to the receiving side.
 struct shm_pair {
   shm_outbox outbox;
-  std::deque<unique_fd> fds;
+  forkipc::detail::received_descriptors fds;
+  std::uint64_t stream_end = 0;  // frames are decoded in the order they were encoded
   shm_inbox inbox;
   binary_frame_decoder decoder;
   std::size_t descriptors = 0;
@@ -170,9 +172,12 @@ struct shm_pair {
     std::string frame;
     outbox.begin();
     encode_binary_frame(message, frame, &outbox);
+    // The descriptors come with the frame's first byte.
+    const forkipc::detail::stream_span span{stream_end, stream_end + frame.size()};
+    stream_end = span.end;
     for (unique_fd& fd : outbox.commit()) {
       ++descriptors;
-      fds.push_back(std::move(fd));
+      fds.add(span, std::move(fd));
     }
     return frame;
   }
@@ -247,7 +252,7 @@ TEST_CASE("shared memory: a receiver that does not read makes the sender abandon
   CHECK(pair.decode(small_frame) == small);
   CHECK(pair.decode(large_frame) == large);
   CHECK(pair.outbox.in_flight() == 0);
-  CHECK(pair.fds.empty());
+  CHECK(pair.fds.size() == 0);
 
   // Caught up: the ring streams again.
   const json again = json::binary(pattern(std::size_t{1} << 20, 7));
@@ -289,8 +294,10 @@ TEST_CASE("shared memory: a rolled-back message leaves the ring as it was") {
 }
 
 TEST_CASE("shared memory: references the peer never backed are refused") {
-  std::deque<unique_fd> fds;
+  forkipc::detail::received_descriptors fds;
   shm_inbox inbox(fds, 1 << 20);
+  const forkipc::detail::stream_span message{0, 100};  // where the references are, in the stream
+  inbox.begin_message(message);
   json::binary_t out;
   CHECK(inbox.fetch("short", out).value() == "a shared-memory reference of 5 bytes");
   const std::string new_ring = bytes({0, 0, 0, 0, 1}) + std::string(16, '\0');
@@ -302,15 +309,15 @@ TEST_CASE("shared memory: references the peer never backed are refused") {
   int sockets[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) == 0);
   ::close(sockets[1]);
-  fds.emplace_back(sockets[0]);
+  fds.add(message, unique_fd(sockets[0]));
   CHECK(inbox.fetch(new_ring, out).value().find("not a memfd sealed") != std::string::npos);
-  CHECK(fds.empty());  // consumed and closed
+  CHECK(fds.size() == 0);  // consumed and closed
   // A reference past what the peer wrote to a real ring.
   shm_outbox outbox(1);
   std::string reference;
   outbox.begin();
   REQUIRE(outbox.spill(std::vector<std::uint8_t>(10, 1), reference));
-  for (unique_fd& fd : outbox.commit()) fds.push_back(std::move(fd));
+  for (unique_fd& fd : outbox.commit()) fds.add(message, std::move(fd));
   std::string beyond = reference;
   beyond[13] = '\x7F';  // the size's top byte
   CHECK(inbox.fetch(beyond, out).value().find("beyond what the peer has written") != std::string::npos);
@@ -334,4 +341,69 @@ TEST_CASE("shared memory: at most max_message_size bytes are fetched per message
   CHECK(pair.outbox.in_flight() == 0);  // the refused value's space is the sender's again
   const json next = json::binary(std::vector<std::uint8_t>(700, 3));
   CHECK(pair.decode(pair.encode(next)) == next);
+}
+
+TEST_CASE("frames: nesting deeper than max_nesting_depth is an error, the next frame decodes, and writing refuses it") {
+  binary_frame_decoder decoder(std::size_t{64} << 20, nullptr, 300);
+  const auto deep_maps = [](std::size_t depth) {
+    std::string body;
+    for (std::size_t i = 0; i < depth; ++i) body += "\x81\xA1" "a";
+    return body + '\x01';
+  };
+  const auto framed = [](const std::string& body) {
+    std::string frame(4, '\0');
+    for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>(body.size() >> (8 * (3 - i)));
+    return frame + body;
+  };
+  decoder.feed(framed(std::string(300, '\x91') + '\x01') + framed(std::string(301, '\x91') + '\x01') +
+               framed(std::string(1'000'000, '\x91') + '\x01') + framed(deep_maps(200'000)) +
+               framed("\x81\xA1n\x05"));
+  auto first = decoder.next();
+  REQUIRE(first);
+  CHECK(std::get<json>(*first).is_array());
+  for (int i = 0; i < 3; ++i) {
+    auto d = decoder.next();
+    REQUIRE(d);
+    const auto& problem = std::get<forkipc::error>(*d);
+    CHECK(problem.code() == forkipc::errc::nesting_too_deep);
+    CHECK(std::string(problem.what()).find("nested more than 300 levels deep") != std::string::npos);
+  }
+  auto next = decoder.next();
+  REQUIRE(next);
+  CHECK(std::get<json>(*next) == json{{"n", 5}});
+
+  json deep = 0;
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  std::string out;
+  CHECK_THROWS_AS(encode_binary_frame(deep, out), forkipc::error);
+  CHECK(out.empty());
+}
+
+TEST_CASE("received descriptors: a message takes only those that came with its bytes; the rest are closed once it is done") {
+  using forkipc::detail::received_descriptors;
+  using forkipc::detail::stream_span;
+  const auto null_fd = [] { return unique_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); };
+  received_descriptors fds;
+  // One read brought the end of message A [0, 10) and all of B [10, 20), with two descriptors
+  // (B's, sent with its first byte: the kernel joins the writes into one read).
+  fds.add({5, 20}, null_fd());
+  fds.add({5, 20}, null_fd());
+  CHECK_FALSE(fds.take({20, 30}));  // C came after that read: not C's
+  fds.settle(10);                   // A is done: the read went past it, so B may still take them
+  CHECK(fds.size() == 2);
+  CHECK(fds.take({10, 20}));
+  fds.settle(20);                   // B is done: the one it did not take is closed
+  CHECK(fds.size() == 0);
+  auto closed = fds.take_closed();
+  CHECK(closed.closed == 1);
+  CHECK_FALSE(closed.truncated);
+  CHECK_FALSE(fds.take_closed());
+  // More than can be held are closed as they come.
+  for (std::size_t i = 0; i < received_descriptors::max_held + 3; ++i) fds.add({30, 31}, null_fd());
+  CHECK(fds.size() == received_descriptors::max_held);
+  fds.add_truncated();
+  fds.settle(31);
+  closed = fds.take_closed();
+  CHECK(closed.closed == received_descriptors::max_held + 3);
+  CHECK(closed.truncated);
 }

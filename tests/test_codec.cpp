@@ -187,3 +187,57 @@ TEST_CASE("the excerpt of a line is short, printable and valid UTF-8") {
   CHECK(short_form.size() < 100);
   CHECK(short_form.find("1000 bytes") != std::string::npos);
 }
+
+namespace {
+
+std::string nested(std::size_t depth, std::string_view open = "[", std::string_view close = "]") {
+  std::string text;
+  for (std::size_t i = 0; i < depth; ++i) text += open;
+  text += "0";
+  for (std::size_t i = 0; i < depth; ++i) text += close;
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("nesting deeper than max_nesting_depth is an error with an excerpt, and the next line decodes") {
+  // Small limits go through the fast reader, large ones through nlohmann's parser: both hold.
+  for (std::size_t limit : {std::size_t{3}, std::size_t{300}, std::size_t{5000}}) {
+    CAPTURE(limit);
+    json_line_decoder decoder(std::size_t{64} << 20, limit);
+    decoder.feed(nested(limit) + "\n" + nested(limit + 1) + "\n" + nested(limit + 1, "{\"a\":", "}") + "\n" +
+                 R"(["[[[[[[[[[[ a string, not nesting \" ]]]"])" + "\n" + nested(1'000'000) + "\n{\"next\":1}\n");
+    const auto out = decode_all(decoder);
+    REQUIRE(out.size() == 6);
+    CHECK(message(out[0]).is_array());
+    for (int i : {1, 2, 4}) {
+      CAPTURE(i);
+      CHECK(problem(out[i]).code() == forkipc::errc::nesting_too_deep);
+      const std::string what = problem(out[i]).what();
+      CHECK(what.find("nested more than " + std::to_string(limit) + " levels deep") != std::string::npos);
+      CHECK(what.find(i == 2 ? "\"{\\\"a\\\":{" : "\"[[[[") != std::string::npos);  // the excerpt
+    }
+    CHECK(message(out[3]).size() == 1);
+    CHECK(message(out[5]) == json{{"next", 1}});
+  }
+}
+
+TEST_CASE("encoding a value nested too deep throws, at any depth, and leaves the output as it was") {
+  json deep = 0;
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  std::string out = "kept";
+  CHECK_THROWS_AS(forkipc::detail::encode_json_line(deep, out), forkipc::error);
+  CHECK(out == "kept");
+  json at_limit = 0;
+  for (int i = 0; i < 5000; ++i) at_limit = json::array({std::move(at_limit)});
+  out.clear();
+  forkipc::detail::encode_json_line(at_limit, out);
+  CHECK(out == nested(5000) + "\n");
+  try {
+    forkipc::detail::encode_json_line(at_limit, out, 4999);
+    FAIL("a value over the limit was encoded");
+  } catch (const forkipc::error& e) {
+    CHECK(e.code() == forkipc::errc::unencodable_message);
+    CHECK(std::string(e.what()).find("nested more than 4999 levels deep") != std::string::npos);
+  }
+}

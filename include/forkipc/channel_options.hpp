@@ -29,6 +29,18 @@ struct channel_options {
   /// (or an "error" event without one) gets errc::send_queue_full. The queue holds at most this
   /// plus the one message that crossed it.
   std::size_t max_queued_bytes = std::size_t{1} << 30;
+
+  /// The deepest nesting of arrays and objects a message may have, in either direction (`[]` is
+  /// 1 deep, `[[]]` 2). An incoming message nested deeper is an "error" event
+  /// (errc::nesting_too_deep) with an excerpt, and the channel goes on with the next one; a
+  /// message to send that is nested deeper is refused (send() throws errc::unencodable_message).
+  ///
+  /// Why a limit: forkipc walks values without recursion, but nlohmann::json's own dump(), copy
+  /// and comparison recurse, as user code often does, so a value thousands of levels deep can
+  /// exhaust a thread's stack wherever it is walked next. The default takes every message Node
+  /// can send (its JSON.stringify stops at about 4,100 levels with its default stack) and keeps
+  /// a copy or dump() of the deepest value within about 1 MiB of stack in an optimized build.
+  std::size_t max_nesting_depth = 5000;
 };
 
 }  // namespace forkipc

@@ -21,6 +21,8 @@ enum class errc {
   worker_exited,              ///< a pool worker ended before it answered
   pool_closed,                ///< the pool was closed before the request
   send_queue_full,            ///< fork_options::max_queued_bytes wait to be written: the peer does not read
+  nesting_too_deep,           ///< an incoming message is nested deeper than max_nesting_depth
+  unexpected_descriptors,     ///< the peer passed descriptors no message takes; they were closed
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".

@@ -54,6 +54,7 @@ struct fork_options {
   std::size_t max_message_size = channel_options{}.max_message_size;
   std::size_t shared_memory_threshold = channel_options{}.shared_memory_threshold;
   std::size_t max_queued_bytes = channel_options{}.max_queued_bytes;
+  std::size_t max_nesting_depth = channel_options{}.max_nesting_depth;
 
   /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
   /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen

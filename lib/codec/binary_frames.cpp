@@ -17,11 +17,12 @@ std::uint32_t read_length(std::string_view header) noexcept {
 
 }  // namespace
 
-void encode_binary_frame(const json& message, std::string& out, binary_spill* spill) {
+void encode_binary_frame(const json& message, std::string& out, binary_spill* spill,
+                         std::size_t max_depth) {
   const std::size_t start = out.size();
   out.append(header_size, '\0');
   try {
-    write_msgpack(message, out, spill);
+    write_msgpack(message, out, spill, max_depth);
   } catch (...) {
     out.resize(start);
     throw;
@@ -54,16 +55,18 @@ std::optional<decoded> binary_frame_decoder::next() {
   }
   if (data.size() - header_size < length) return std::nullopt;
   const std::string_view body = data.substr(header_size, length);
+  last_span_ = {buffer_.position(), buffer_.position() + header_size + length};
   // The body's bytes stay where they are until the next prepare(), so consuming first is safe.
   buffer_.consume(header_size + length);
   if (length == 0) return error(errc::malformed_message, "received an empty binary frame");
   json value;
-  if (fetch_ != nullptr) fetch_->begin_message();
-  const auto malformed = read_msgpack(body, value, fetch_);
+  if (fetch_ != nullptr) fetch_->begin_message(last_span_);
+  const auto problem = read_msgpack(body, value, fetch_, max_nesting_depth_);
   const auto refused = fetch_ != nullptr ? fetch_->end_message() : std::nullopt;
-  if (malformed) {
-    return error(errc::malformed_message, "a malformed binary message of " + size_text(length) +
-                                              " (" + *malformed + "): " + hex_excerpt(body));
+  if (problem) {
+    const char* what = problem->code == errc::malformed_message ? "a malformed" : "a discarded";
+    return error(problem->code, std::string(what) + " binary message of " + size_text(length) + " (" +
+                                    problem->why + "): " + hex_excerpt(body));
   }
   if (refused) return error(errc::message_too_large, "dropped a binary message: " + *refused);
   return classify(std::move(value));

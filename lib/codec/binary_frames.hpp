@@ -17,19 +17,22 @@ namespace forkipc::detail {
 
 /// Appends message as one frame to out; large binary values go to spill (see write_msgpack).
 /// Throws error(errc::unencodable_message), leaving out as it was.
-void encode_binary_frame(const json& message, std::string& out, binary_spill* spill = nullptr);
+void encode_binary_frame(const json& message, std::string& out, binary_spill* spill = nullptr,
+                         std::size_t max_depth = channel_options{}.max_nesting_depth);
 
 /// Splits a byte stream into frames and decodes each, in place in its buffer.
 ///
-/// A frame whose body is not valid MessagePack decodes to an error, and the next frame decodes as
+/// A frame whose body is not valid MessagePack, or is nested more than max_nesting_depth levels
+/// deep, decodes to an error, and the next frame decodes as
 /// usual: the length kept the stream in step. A length over max_message_size cannot be skipped
 /// safely (a peer that lies about one length may lie about the next), so it decodes to an error
 /// and the decoder is broken() from then on: the channel closes. The decoder never holds more
 /// than one frame of at most max_message_size bytes plus one read.
 class binary_frame_decoder {
  public:
-  explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr)
-      : max_message_size_(max_message_size), fetch_(fetch) {}
+  explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr,
+                                std::size_t max_nesting_depth = channel_options{}.max_nesting_depth)
+      : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth), fetch_(fetch) {}
 
   receive_buffer& buffer() noexcept { return buffer_; }
   void feed(std::string_view bytes) { buffer_.append(bytes); }
@@ -45,11 +48,16 @@ class binary_frame_decoder {
 
   std::size_t buffered() const noexcept { return buffer_.size(); }
 
+  /// Where the frame next() decoded last lay in the stream, its length included.
+  stream_span last_span() const noexcept { return last_span_; }
+
  private:
   std::size_t max_message_size_;
+  std::size_t max_nesting_depth_;
   binary_fetch* fetch_;
   receive_buffer buffer_{max_message_size_ + 4};  // a frame's length, then its body
   bool broken_ = false;
+  stream_span last_span_;
 };
 
 /// A hexadecimal rendering of the start of bytes, for error messages.

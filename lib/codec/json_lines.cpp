@@ -91,12 +91,20 @@ decoded parse(std::string_view text) {
   return classify(json::parse(text.data(), text.data() + text.size()));
 }
 
-decoded decode_line(std::string_view line) {
+decoded decode_line(std::string_view line, std::size_t max_depth) {
   if (line.empty() || line == "\r") {
     return error(errc::malformed_message, "received an empty line where a message belongs");
   }
   json value;
-  if (read_json(line, value)) return classify(std::move(value));
+  if (read_json(line, value, max_depth)) return classify(std::move(value));
+  // nlohmann's parser takes any depth without recursing, but what it builds would reach code
+  // that recurses (its own dump() and copies among it): too deep a line stops here.
+  if (const std::size_t depth = text_nesting_depth(line, max_depth); depth > max_depth) {
+    return error(errc::nesting_too_deep, "a message of " + size_text(line.size()) +
+                                             " nested more than " + std::to_string(max_depth) +
+                                             " levels deep was discarded (max_nesting_depth): " +
+                                             excerpt(line));
+  }
   // What the fast reader declines goes to nlohmann's parser, for its precise error, and for the
   // few valid texts the reader leaves to it. Every nlohmann exception is the peer's fault here,
   // not only parse_error: a number beyond double's range is out_of_range, for one.
@@ -117,10 +125,10 @@ decoded decode_line(std::string_view line) {
 
 std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
 
-void encode_json_line(const json& message, std::string& out) {
+void encode_json_line(const json& message, std::string& out, std::size_t max_depth) {
   const std::size_t original_size = out.size();
   try {
-    write_json(message, out);
+    write_json(message, out, max_depth);
   } catch (...) {
     out.resize(original_size);
     throw;
@@ -136,8 +144,8 @@ bool is_internal_message(const json& message) noexcept {
   return text.size() > 5 && text.starts_with("NODE_");
 }
 
-json_line_decoder::json_line_decoder(std::size_t max_message_size)
-    : max_message_size_(max_message_size) {}
+json_line_decoder::json_line_decoder(std::size_t max_message_size, std::size_t max_nesting_depth)
+    : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth) {}
 
 std::optional<decoded> json_line_decoder::next() {
   std::string_view data = buffer_.data();
@@ -167,6 +175,7 @@ std::optional<decoded> json_line_decoder::next() {
     return too_large;
   }
   const std::string_view line = data.substr(0, newline);
+  last_span_ = {buffer_.position(), buffer_.position() + newline + 1};
   // The line's bytes stay where they are until the next prepare(), so consuming first is safe.
   buffer_.consume(newline + 1);
   scanned_ = 0;
@@ -176,7 +185,7 @@ std::optional<decoded> json_line_decoder::next() {
                                               size_text(max_message_size_) + "): " +
                                               excerpt(line));
   }
-  return decode_line(line);
+  return decode_line(line, max_nesting_depth_);
 }
 
 std::optional<error> json_line_decoder::finish() {

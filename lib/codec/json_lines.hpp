@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
@@ -18,8 +19,9 @@ namespace forkipc::detail {
 
 /// Appends message's JSON text and "\n" to out, as Node writes it: raw UTF-8 (U+2028 included),
 /// NaN and infinities as null. Throws error(errc::unencodable_message), leaving out as it was,
-/// for a string that is not valid UTF-8.
-void encode_json_line(const json& message, std::string& out);
+/// for a string that is not valid UTF-8 or a message nested more than max_depth levels deep.
+void encode_json_line(const json& message, std::string& out,
+                      std::size_t max_depth = channel_options{}.max_nesting_depth);
 
 /// Node's test for its internal messages: an object whose "cmd" is a string that starts with
 /// "NODE_" and is longer than that. They never reach "message" listeners.
@@ -40,14 +42,16 @@ decoded classify(json&& value);
 /// and lines are parsed where they lie: each byte is
 /// scanned for "\n" once, so a large message costs linear time however it is split.
 ///
-/// Bad input never stops the stream: an empty or malformed line, invalid UTF-8, or a line over
-/// max_message_size decodes to an error, and the next line decodes as usual. An over-long line
+/// Bad input never stops the stream: an empty or malformed line, invalid UTF-8, a line over
+/// max_message_size, or one nested more than max_nesting_depth levels deep decodes to an error,
+/// and the next line decodes as usual. An over-long line
 /// is dropped as it streams in: the decoder never holds more than max_message_size bytes of it
 /// plus one read. Lone UTF-16 surrogate escapes (which Node writes for lone surrogates, as
 /// "\ud800") decode to U+FFFD, as Node decodes invalid UTF-8.
 class json_line_decoder {
  public:
-  explicit json_line_decoder(std::size_t max_message_size);
+  explicit json_line_decoder(std::size_t max_message_size,
+                             std::size_t max_nesting_depth = channel_options{}.max_nesting_depth);
 
   /// Where the socket reads into: prepare(n), then commit what was written.
   receive_buffer& buffer() noexcept { return buffer_; }
@@ -60,6 +64,9 @@ class json_line_decoder {
   /// At the end of the stream: an error if it ended inside a line (whose bytes are dropped).
   std::optional<error> finish();
 
+  /// Where the line next() decoded last lay in the stream, its newline included.
+  stream_span last_span() const noexcept { return last_span_; }
+
   /// Bytes held for a line not yet complete.
   std::size_t buffered() const noexcept { return buffer_.size(); }
   /// Bytes allocated for the buffer: after next() returned nullopt, at most max_message_size
@@ -68,9 +75,11 @@ class json_line_decoder {
 
  private:
   std::size_t max_message_size_;
+  std::size_t max_nesting_depth_;
   receive_buffer buffer_{max_message_size_};
   std::size_t scanned_ = 0;  // bytes at the start of the buffer searched for "\n" already
   bool discarding_ = false;  // dropping the rest of an over-long line
+  stream_span last_span_;
 };
 
 /// "N bytes".

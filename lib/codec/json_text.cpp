@@ -1,11 +1,13 @@
 #include "codec/json_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 
 #include <forkipc/error.hpp>
 
+#include "codec/json_walk.hpp"
 #include "codec/utf8.hpp"
 
 // Why not nlohmann's own parser and serializer: they go byte by byte through input and output
@@ -16,13 +18,15 @@
 namespace forkipc::detail {
 namespace {
 
-constexpr int max_depth = 256;  // deeper nesting goes to nlohmann's iterative parser
+// The reader recurses once per level: deeper nesting goes to nlohmann's parser, which does not.
+constexpr std::size_t max_reader_depth = 256;
 
 // ---------------------------------------------------------------------------------- reading
 
 class reader {
  public:
-  explicit reader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+  reader(std::string_view text, std::size_t max_depth)
+      : p_(text.data()), end_(text.data() + text.size()), max_depth_(std::min(max_depth, max_reader_depth)) {}
 
   bool document(json& out) {
     skip_whitespace();
@@ -42,7 +46,7 @@ class reader {
     return true;
   }
 
-  bool value(json& out, int depth) {
+  bool value(json& out, std::size_t depth) {
     if (p_ == end_) return false;
     switch (*p_) {
       case '{': return object(out, depth + 1);
@@ -60,8 +64,8 @@ class reader {
     }
   }
 
-  bool object(json& out, int depth) {
-    if (depth > max_depth) return false;
+  bool object(json& out, std::size_t depth) {
+    if (depth > max_depth_) return false;
     ++p_;  // '{'
     out = json::object();
     auto& members = out.get_ref<json::object_t&>();
@@ -89,8 +93,8 @@ class reader {
     }
   }
 
-  bool array(json& out, int depth) {
-    if (depth > max_depth) return false;
+  bool array(json& out, std::size_t depth) {
+    if (depth > max_depth_) return false;
     ++p_;  // '['
     out = json::array();
     auto& elements = out.get_ref<json::array_t&>();
@@ -248,6 +252,7 @@ class reader {
 
   const char* p_;
   const char* end_;
+  std::size_t max_depth_;
 };
 
 // ---------------------------------------------------------------------------------- writing
@@ -319,7 +324,7 @@ void write_double(double d, std::string& out) {
   if (text.find_first_of(".e") == std::string_view::npos) out.append(".0");  // stays a double
 }
 
-void write_value(const json& value, std::string& out) {
+void write_scalar(const json& value, std::string& out) {
   switch (value.type()) {
     case json::value_t::null: out.append("null"); return;
     case json::value_t::boolean: out.append(value.get<bool>() ? "true" : "false"); return;
@@ -327,30 +332,6 @@ void write_value(const json& value, std::string& out) {
     case json::value_t::number_unsigned: write_number(value.get<json::number_unsigned_t>(), out); return;
     case json::value_t::number_float: write_double(value.get<json::number_float_t>(), out); return;
     case json::value_t::string: write_string(value.get_ref<const json::string_t&>(), out); return;
-    case json::value_t::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const json& element : value.get_ref<const json::array_t&>()) {
-        if (!first) out.push_back(',');
-        first = false;
-        write_value(element, out);
-      }
-      out.push_back(']');
-      return;
-    }
-    case json::value_t::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, member] : value.get_ref<const json::object_t&>()) {
-        if (!first) out.push_back(',');
-        first = false;
-        write_string(key, out);
-        out.push_back(':');
-        write_value(member, out);
-      }
-      out.push_back('}');
-      return;
-    }
     case json::value_t::binary:
     case json::value_t::discarded:
       // Not JSON proper: written as nlohmann writes them ({"bytes":[...],"subtype":...}).
@@ -358,13 +339,63 @@ void write_value(const json& value, std::string& out) {
                                          json::error_handler_t::strict)
           .dump(value, false, false, 0);
       return;
+    case json::value_t::array:
+    case json::value_t::object:
+      break;  // walk() opens these
   }
 }
 
+// The visitor of walk() that writes JSON text.
+struct text_writer {
+  std::string& out;
+
+  void scalar(const json& value) { write_scalar(value, out); }
+  void open_array(const json::array_t&) { out.push_back('['); }
+  void element(bool first) {
+    if (!first) out.push_back(',');
+  }
+  void close_array() { out.push_back(']'); }
+  void open_object(const json::object_t&) { out.push_back('{'); }
+  void member(const std::string& key, bool first) {
+    if (!first) out.push_back(',');
+    write_string(key, out);
+    out.push_back(':');
+  }
+  void close_object() { out.push_back('}'); }
+};
+
 }  // namespace
 
-void write_json(const json& value, std::string& out) { write_value(value, out); }
+void write_json(const json& value, std::string& out, std::size_t max_depth) {
+  text_writer writer{out};
+  if (!walk(value, max_depth, writer)) throw_too_deep_to_encode(max_depth);
+}
 
-bool read_json(std::string_view text, json& out) { return reader(text).document(out); }
+bool read_json(std::string_view text, json& out, std::size_t max_depth) {
+  return reader(text, max_depth).document(out);
+}
+
+std::size_t text_nesting_depth(std::string_view text, std::size_t stop_above) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // whatever it escapes
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > stop_above) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 }  // namespace forkipc::detail

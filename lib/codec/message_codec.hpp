@@ -17,19 +17,20 @@ namespace forkipc::detail {
 /// (json mode has no binary values: see encode_json_line). Throws error(errc::unencodable_message),
 /// leaving out as it was.
 inline void encode_message(serialization mode, const json& message, std::string& out,
-                           binary_spill* spill = nullptr) {
+                           binary_spill* spill = nullptr,
+                           std::size_t max_depth = channel_options{}.max_nesting_depth) {
   if (mode == serialization::binary) {
-    encode_binary_frame(message, out, spill);
+    encode_binary_frame(message, out, spill, max_depth);
   } else {
-    encode_json_line(message, out);
+    encode_json_line(message, out, max_depth);
   }
 }
 
 /// json_line_decoder or binary_frame_decoder, as the channel's serialization says.
 class message_decoder {
  public:
-  message_decoder(serialization mode, std::size_t max_message_size, binary_fetch* fetch = nullptr)
-      : impl_(make(mode, max_message_size, fetch)) {}
+  message_decoder(serialization mode, const channel_options& limits, binary_fetch* fetch = nullptr)
+      : impl_(make(mode, limits, fetch)) {}
 
   receive_buffer& buffer() noexcept {
     return std::visit([](auto& d) -> receive_buffer& { return d.buffer(); }, impl_);
@@ -40,6 +41,10 @@ class message_decoder {
   std::optional<error> finish() {
     return std::visit([](auto& d) { return d.finish(); }, impl_);
   }
+  /// Where the message next() decoded last lay in the stream.
+  stream_span last_span() const noexcept {
+    return std::visit([](const auto& d) { return d.last_span(); }, impl_);
+  }
   /// true when the stream cannot go on (a binary frame too long to skip).
   bool broken() const noexcept {
     const auto* frames = std::get_if<binary_frame_decoder>(&impl_);
@@ -48,9 +53,12 @@ class message_decoder {
 
  private:
   using variant = std::variant<json_line_decoder, binary_frame_decoder>;
-  static variant make(serialization mode, std::size_t max, binary_fetch* fetch) {
-    if (mode == serialization::binary) return variant(std::in_place_type<binary_frame_decoder>, max, fetch);
-    return variant(std::in_place_type<json_line_decoder>, max);
+  static variant make(serialization mode, const channel_options& limits, binary_fetch* fetch) {
+    if (mode == serialization::binary) {
+      return variant(std::in_place_type<binary_frame_decoder>, limits.max_message_size, fetch,
+                     limits.max_nesting_depth);
+    }
+    return variant(std::in_place_type<json_line_decoder>, limits.max_message_size, limits.max_nesting_depth);
   }
 
   variant impl_;

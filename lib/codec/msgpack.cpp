@@ -3,9 +3,11 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include <forkipc/error.hpp>
 
+#include "codec/json_walk.hpp"
 #include "codec/utf8.hpp"
 
 namespace forkipc::detail {
@@ -125,7 +127,7 @@ void put_binary(std::string& out, const json::binary_t& bytes, binary_spill* spi
   out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
-void put_value(std::string& out, const json& value, binary_spill* spill) {
+void put_scalar(std::string& out, const json& value, binary_spill* spill) {
   switch (value.type()) {
     case json::value_t::null: return put_byte(out, 0xC0);
     case json::value_t::boolean: return put_byte(out, value.get<bool>() ? 0xC3 : 0xC2);
@@ -136,46 +138,82 @@ void put_value(std::string& out, const json& value, binary_spill* spill) {
       return put_big_endian(out, std::bit_cast<std::uint64_t>(value.get<double>()));
     case json::value_t::string: return put_string(out, value.get_ref<const std::string&>());
     case json::value_t::binary: return put_binary(out, value.get_binary(), spill);
-    case json::value_t::array: {
-      const auto& elements = value.get_ref<const json::array_t&>();
-      put_length(out, elements.size(), 0x90, 16, -1, 0xDC, 0xDD);
-      for (const json& element : elements) put_value(out, element, spill);
-      return;
-    }
-    case json::value_t::object: {
-      const auto& members = value.get_ref<const json::object_t&>();
-      put_length(out, members.size(), 0x80, 16, -1, 0xDE, 0xDF);
-      for (const auto& [key, member] : members) {
-        put_string(out, key);
-        put_value(out, member, spill);
-      }
-      return;
-    }
+    case json::value_t::array:
+    case json::value_t::object:  // walk() opens these
     case json::value_t::discarded:
       break;
   }
   throw error(errc::unencodable_message, "cannot encode a discarded json value");
 }
 
+// The visitor of walk() that writes MessagePack.
+struct msgpack_writer {
+  std::string& out;
+  binary_spill* spill;
+
+  void scalar(const json& value) { put_scalar(out, value, spill); }
+  void open_array(const json::array_t& elements) { put_length(out, elements.size(), 0x90, 16, -1, 0xDC, 0xDD); }
+  void element(bool) noexcept {}
+  void close_array() noexcept {}
+  void open_object(const json::object_t& members) { put_length(out, members.size(), 0x80, 16, -1, 0xDE, 0xDF); }
+  void member(const std::string& key, bool) { put_string(out, key); }
+  void close_object() noexcept {}
+};
+
 // ---- reading ----
 
-constexpr int max_depth = 256;
-
+// Reads without recursion: the containers being filled are kept on the heap, so that a frame
+// nested a million levels deep is an error (past max_depth), never a stack overflow.
 class reader {
  public:
-  reader(std::string_view bytes, binary_fetch* fetch) : p_(bytes.data()), end_(p_ + bytes.size()), fetch_(fetch) {}
+  reader(std::string_view bytes, binary_fetch* fetch, std::size_t max_depth)
+      : p_(bytes.data()), end_(p_ + bytes.size()), fetch_(fetch), max_depth_(max_depth) {}
 
-  std::optional<std::string> document(json& out) {
-    if (!value(out, 0)) return std::move(why_);
-    if (p_ != end_) return std::to_string(end_ - p_) + " bytes after the value";
-    return std::nullopt;
+  std::optional<msgpack_error> document(json& out) {
+    json* slot = &out;  // where the next value goes
+    for (;;) {
+      if (!value(*slot)) return failure();
+      // The next slot: in the innermost container that still expects values.
+      for (;;) {
+        if (open_.empty()) {
+          if (p_ != end_) return msgpack_error{errc::malformed_message, std::to_string(end_ - p_) + " bytes after the value"};
+          return std::nullopt;
+        }
+        container& c = open_.back();
+        if (c.left == 0) {
+          open_.pop_back();
+          continue;
+        }
+        --c.left;
+        if (c.target->is_array()) {
+          // Reserved for every element when opened: the slots do not move as it fills.
+          slot = &c.target->get_ref<json::array_t&>().emplace_back();
+        } else {
+          std::string key;
+          if (!map_key(key)) return failure();
+          json& member = c.target->get_ref<json::object_t&>()[std::move(key)];
+          member = nullptr;  // a repeated key: the last one wins
+          slot = &member;
+        }
+        break;
+      }
+    }
   }
 
  private:
-  bool fail(std::string why) {
+  // An array or map being filled: left more values to read into target.
+  struct container {
+    json* target;
+    std::size_t left;
+  };
+
+  bool fail(std::string why, errc code = errc::malformed_message) {
     why_ = std::move(why);
+    code_ = code;
     return false;
   }
+
+  msgpack_error failure() { return {code_, std::move(why_)}; }
 
   std::size_t left() const noexcept { return static_cast<std::size_t>(end_ - p_); }
 
@@ -205,11 +243,38 @@ class reader {
     return true;
   }
 
-  bool string(std::size_t n, json& out) {
-    std::string_view s;
+  bool string_bytes(std::size_t n, std::string_view& s) {
     if (!bytes(n, s)) return false;
     if (first_invalid_utf8(s) != std::string_view::npos) return fail("a string holds invalid UTF-8");
+    return true;
+  }
+
+  bool string(std::size_t n, json& out) {
+    std::string_view s;
+    if (!string_bytes(n, s)) return false;
     out = std::string(s);
+    return true;
+  }
+
+  // A map's key: a string, in any of its forms.
+  bool map_key(std::string& key) {
+    std::uint8_t type;
+    if (!take(type)) return false;
+    std::size_t n = 0;
+    if ((type & 0xE0) == 0xA0) {
+      n = type & 0x1F;
+    } else if (type == 0xD9) {
+      if (!length<std::uint8_t>(n)) return false;
+    } else if (type == 0xDA) {
+      if (!length<std::uint16_t>(n)) return false;
+    } else if (type == 0xDB) {
+      if (!length<std::uint32_t>(n)) return false;
+    } else {
+      return fail("a map key that is not a string");
+    }
+    std::string_view s;
+    if (!string_bytes(n, s)) return false;
+    key.assign(s);
     return true;
   }
 
@@ -241,40 +306,36 @@ class reader {
     return true;
   }
 
-  bool array(std::size_t n, json& out, int depth) {
-    if (n > left()) return fail("truncated: an array of " + std::to_string(n) + " elements in " + std::to_string(left()) + " bytes");
-    out = json::array();
-    auto& elements = out.get_ref<json::array_t&>();
-    elements.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-      if (!value(elements.emplace_back(), depth + 1)) return false;
-    return true;
-  }
-
-  bool map(std::size_t n, json& out, int depth) {
-    if (n > left() / 2) return fail("truncated: a map of " + std::to_string(n) + " entries in " + std::to_string(left()) + " bytes");
-    out = json::object();
-    auto& members = out.get_ref<json::object_t&>();
-    for (std::size_t i = 0; i < n; ++i) {
-      json key;
-      if (!value(key, depth + 1)) return false;
-      if (!key.is_string()) return fail("a map key that is not a string");
-      json member;
-      if (!value(member, depth + 1)) return false;
-      members.insert_or_assign(std::move(key.get_ref<std::string&>()), std::move(member));
+  // Opens an array or map of n values: they are read into it next.
+  bool open(std::size_t n, json& out, bool is_map) {
+    if (open_.size() >= max_depth_)
+      return fail("nested more than " + std::to_string(max_depth_) + " levels deep (max_nesting_depth)",
+                  errc::nesting_too_deep);
+    // Each value takes at least one byte (a key and its value two): a count in the input never
+    // reserves more than the bytes left could hold.
+    if (n > (is_map ? left() / 2 : left())) {
+      return fail(std::string("truncated: ") + (is_map ? "a map of " : "an array of ") + std::to_string(n) +
+                  (is_map ? " entries in " : " elements in ") + std::to_string(left()) + " bytes");
     }
+    if (is_map) {
+      out = json::object();
+    } else {
+      out = json::array();
+      out.get_ref<json::array_t&>().reserve(n);
+    }
+    open_.push_back({&out, n});
     return true;
   }
 
-  bool value(json& out, int depth) {
-    if (depth > max_depth) return fail("nesting deeper than " + std::to_string(max_depth));
+  // One value into out: a scalar whole, an array or map opened.
+  bool value(json& out) {
     std::uint8_t type;
     if (!take(type)) return false;
     std::size_t n = 0;
     if (type < 0x80) return (out = type, true);
     if (type >= 0xE0) return (out = static_cast<std::int8_t>(type), true);
-    if ((type & 0xF0) == 0x80) return map(type & 0x0F, out, depth);
-    if ((type & 0xF0) == 0x90) return array(type & 0x0F, out, depth);
+    if ((type & 0xF0) == 0x80) return open(type & 0x0F, out, true);
+    if ((type & 0xF0) == 0x90) return open(type & 0x0F, out, false);
     if ((type & 0xE0) == 0xA0) return string(type & 0x1F, out);
     switch (type) {
       case 0xC0: out = nullptr; return true;
@@ -304,10 +365,10 @@ class reader {
       case 0xD9: return length<std::uint8_t>(n) && string(n, out);
       case 0xDA: return length<std::uint16_t>(n) && string(n, out);
       case 0xDB: return length<std::uint32_t>(n) && string(n, out);
-      case 0xDC: return length<std::uint16_t>(n) && array(n, out, depth);
-      case 0xDD: return length<std::uint32_t>(n) && array(n, out, depth);
-      case 0xDE: return length<std::uint16_t>(n) && map(n, out, depth);
-      case 0xDF: return length<std::uint32_t>(n) && map(n, out, depth);
+      case 0xDC: return length<std::uint16_t>(n) && open(n, out, false);
+      case 0xDD: return length<std::uint32_t>(n) && open(n, out, false);
+      case 0xDE: return length<std::uint16_t>(n) && open(n, out, true);
+      case 0xDF: return length<std::uint32_t>(n) && open(n, out, true);
       default: return fail("the reserved type byte 0xC1");
     }
   }
@@ -334,17 +395,22 @@ class reader {
   const char* p_;
   const char* end_;
   binary_fetch* fetch_;
+  std::size_t max_depth_;
+  std::vector<container> open_;
   std::string why_;
+  errc code_ = errc::malformed_message;
 };
 
 }  // namespace
 
-void write_msgpack(const json& value, std::string& out, binary_spill* spill) {
-  put_value(out, value, spill);
+void write_msgpack(const json& value, std::string& out, binary_spill* spill, std::size_t max_depth) {
+  msgpack_writer writer{out, spill};
+  if (!walk(value, max_depth, writer)) throw_too_deep_to_encode(max_depth);
 }
 
-std::optional<std::string> read_msgpack(std::string_view bytes, json& out, binary_fetch* fetch) {
-  return reader(bytes, fetch).document(out);
+std::optional<msgpack_error> read_msgpack(std::string_view bytes, json& out, binary_fetch* fetch,
+                                          std::size_t max_depth) {
+  return reader(bytes, fetch, max_depth).document(out);
 }
 
 }  // namespace forkipc::detail

@@ -8,7 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include <forkipc/channel_options.hpp>
+#include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
+
+#include "codec/receive_buffer.hpp"  // stream_span
 
 namespace forkipc::detail {
 
@@ -33,8 +37,8 @@ class binary_spill {
 /// The receiver's side: turns a reference back into the bytes.
 class binary_fetch {
  public:
-  /// A new message starts: limits that apply per message start over.
-  virtual void begin_message() noexcept {}
+  /// A new message starts, lying at span in the stream: limits that apply per message start over.
+  virtual void begin_message(stream_span) noexcept {}
   /// Fills out from reference; returns what was wrong with it, or nullopt.
   virtual std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) = 0;
   /// The message was read whole: returns why it must be dropped all the same (a limit that
@@ -48,16 +52,27 @@ class binary_fetch {
 /// Appends value as MessagePack to out: integers in their smallest form (non-negative ones
 /// unsigned), every double as float 64, binary values without a subtype as bin, with one as ext.
 /// Binary values of spill->threshold() bytes and more go to spill (when not null). Throws
-/// error(errc::unencodable_message) for a string that is not valid UTF-8 or a binary value with
-/// the subtype out_of_band_ext; out may then hold part of the encoding (the caller truncates it).
-void write_msgpack(const json& value, std::string& out, binary_spill* spill = nullptr);
+/// error(errc::unencodable_message) for a string that is not valid UTF-8, a binary value with
+/// the subtype out_of_band_ext, or a value nested more than max_depth levels deep; out may then
+/// hold part of the encoding (the caller truncates it). Never recurses.
+void write_msgpack(const json& value, std::string& out, binary_spill* spill = nullptr,
+                   std::size_t max_depth = channel_options{}.max_nesting_depth);
+
+/// Why read_msgpack could not read its bytes: code is errc::nesting_too_deep for a value nested
+/// too deep, errc::malformed_message for anything else.
+struct msgpack_error {
+  errc code;
+  std::string why;
+};
 
 /// Reads bytes, which must be exactly one MessagePack value, into out. Returns nullopt, or what
 /// was wrong: truncated or trailing bytes, a reserved type byte, a map key that is not a string,
-/// invalid UTF-8 in a string, nesting deeper than 256, an out-of-band reference without fetch
-/// or one fetch refused. What it allocates is proportional to the size of bytes, plus what fetch
-/// returns: a count in the input never reserves more than the bytes left could hold.
-std::optional<std::string> read_msgpack(std::string_view bytes, json& out,
-                                        binary_fetch* fetch = nullptr);
+/// invalid UTF-8 in a string, nesting more than max_depth levels deep, an out-of-band reference
+/// without fetch or one fetch refused. What it allocates is proportional to the size of bytes,
+/// plus what fetch returns: a count in the input never reserves more than the bytes left could
+/// hold. Never recurses.
+std::optional<msgpack_error> read_msgpack(std::string_view bytes, json& out,
+                                          binary_fetch* fetch = nullptr,
+                                          std::size_t max_depth = channel_options{}.max_nesting_depth);
 
 }  // namespace forkipc::detail

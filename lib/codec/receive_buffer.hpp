@@ -3,12 +3,19 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
 #include <string_view>
 
 namespace forkipc::detail {
+
+/// A range of stream positions, [begin, end): bytes counted from the stream's first.
+struct stream_span {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+};
 
 /// A growable byte buffer that the socket reads straight into (prepare, then commit what was
 /// written) and the decoders read in place (data, then consume what was decoded). Unconsumed
@@ -53,13 +60,20 @@ class receive_buffer {
   /// Bytes allocated.
   std::size_t capacity() const noexcept { return capacity_; }
 
+  /// Where data() starts in the stream: how many bytes were consumed or cleared before it.
+  std::uint64_t position() const noexcept { return position_; }
+  /// Where the next byte committed goes in the stream.
+  std::uint64_t end_position() const noexcept { return position_ + size(); }
+
   /// Drops the first n bytes of data().
   void consume(std::size_t n) noexcept {
     begin_ += n;
-    if (begin_ == end_) clear();  // the storage is reused from its start
+    position_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;  // the storage is reused from its start
   }
 
-  void clear() noexcept { begin_ = end_ = 0; }
+  /// Drops every byte of data().
+  void clear() noexcept { consume(size()); }
 
  private:
   std::size_t growth_limit_;
@@ -67,6 +81,7 @@ class receive_buffer {
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  std::uint64_t position_ = 0;
 };
 
 }  // namespace forkipc::detail

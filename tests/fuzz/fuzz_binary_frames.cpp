@@ -36,7 +36,7 @@ void require(bool condition) {
 class fake_region final : public forkipc::detail::binary_fetch {
  public:
   explicit fake_region(std::size_t max) : max_(max) {}
-  void begin_message() noexcept override { fetched_ = 0; }
+  void begin_message(forkipc::detail::stream_span) noexcept override { fetched_ = 0; }
   std::optional<std::string> fetch(std::string_view reference, json::binary_t& out) override {
     if (reference.empty()) return std::string("an empty reference");
     const std::size_t n = static_cast<unsigned char>(reference[0]);
