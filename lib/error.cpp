@@ -31,6 +31,8 @@ class forkipc_category final : public std::error_category {
         return "the pool is closed";
       case errc::send_queue_full:
         return "too many bytes wait to be sent (max_queued_bytes): the peer does not read";
+      case errc::invalid_segment:
+        return "the descriptor is not a forkipc shared segment";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

@@ -21,6 +21,7 @@ enum class errc {
   worker_exited,              ///< a pool worker ended before it answered
   pool_closed,                ///< the pool was closed before the request
   send_queue_full,            ///< fork_options::max_queued_bytes wait to be written: the peer does not read
+  invalid_segment,            ///< a descriptor given to shared_segment::open is not a forkipc segment
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".
