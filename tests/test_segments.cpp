@@ -348,7 +348,7 @@ TEST_CASE("sync::parent::receive() closes a handle that came with a message") {
   CHECK(child.wait() == std::pair<std::optional<int>, std::optional<int>>{0, std::nullopt});
 }
 
-TEST_CASE("a child SIGKILLed while it holds the segment and a mutex in it: the parent goes on, and nothing stays after the last holder") {
+TEST_CASE("a child SIGKILLed while it holds the segment and mutexes in it: the parent goes on, and nothing stays after the last holder") {
   const auto shm_before = dev_shm_entries();
   const std::size_t fds_before = test::open_fds().size();
   CHECK(memfd_links().empty());
@@ -356,6 +356,7 @@ TEST_CASE("a child SIGKILLed while it holds the segment and a mutex in it: the p
     auto segment = shared_segment::create(1 << 20);
     auto& memory = segment.memory();
     auto* lock = memory.construct<bip::interprocess_mutex>("lock")();
+    auto* robust = memory.construct<robust_mutex>("robust")();
     auto* holders = memory.construct<counter>("holders")(0);
 
     boost::asio::io_context io;
@@ -370,6 +371,7 @@ TEST_CASE("a child SIGKILLed while it holds the segment and a mutex in it: the p
     CHECK(maps.size() >= 1);
     for (const json& line : maps) CHECK_MESSAGE(contains(line.get<std::string>(), "/memfd:forkipc-segment (deleted)"), line);
     CHECK(holders->load() == 1);
+    CHECK(robust->try_lock() == std::nullopt);  // held by the live child
 
     CHECK(holder->kill(SIGKILL));
     test::run_until(io, [&] { return seen.closed(); });
@@ -378,6 +380,11 @@ TEST_CASE("a child SIGKILLed while it holds the segment and a mutex in it: the p
     // What forkipc does not promise, as documented: the mutex the dead child held stays locked
     // (Boost 1.74 has no robust mutexes); a lock() here would hang.
     CHECK_FALSE(lock->try_lock());
+    // The robust pattern of the documentation: the next locker is told, and the mutex works on.
+    CHECK(robust->try_lock() == std::optional<bool>(false));
+    robust->unlock();
+    CHECK(robust->try_lock() == std::optional<bool>(true));
+    robust->unlock();
 
     // What it does: the memory stays whole and usable, here and in new children, and the
     // lock-free counters keep every count of the children that live.

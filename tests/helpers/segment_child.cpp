@@ -4,9 +4,9 @@
 //        sums the int_vector named V, stores the sum in the std::int64_t named R (which the
 //        parent constructed); answers {"sum": the sum}
 //   {"do": "hold"} + segment
-//        keeps the segment, locks the interprocess_mutex named "lock", adds 1 to the counter
-//        "holders"; answers {"holding": true, "maps": its /proc/self/maps lines of the segment},
-//        and goes on holding both (until killed)
+//        keeps the segment, locks the interprocess_mutex named "lock" and the robust_mutex
+//        named "robust", adds 1 to the counter "holders"; answers {"holding": true, "maps":
+//        its /proc/self/maps lines of the segment}, and goes on holding them (until killed)
 //   {"do": "count", "counter": C, "times": N} + segment
 //        adds 1 to the counter named C, N times; answers {"counted": N}
 //   {"do": "make", "value": V}
@@ -60,6 +60,7 @@ reply answer(const json& m, forkipc::handle passed) {
     if (command == "hold") {
       auto& segment = held.emplace_back(forkipc::shared_segment::open(std::move(passed)));
       segment.memory().find<bip::interprocess_mutex>("lock").first->lock();
+      segment.memory().find<robust_mutex>("robust").first->lock();
       segment.memory().find<counter>("holders").first->fetch_add(1);
       return {json{{"holding", true}, {"maps", segment_maps()}}, forkipc::handle()};
     }
