@@ -12,9 +12,9 @@ namespace forkipc::detail {
 blocking_channel::blocking_channel(unique_fd socket, const channel_settings& settings)
     : socket_(std::move(socket)), codec_(settings) {}
 
-void blocking_channel::send(const json& message) {
+void blocking_channel::send(const json& message, forkipc::handle passed) {
   if (!socket_) throw error(errc::channel_closed, "cannot send a message");
-  codec_.push(queue_, message, {}, {});
+  codec_.push(queue_, message, std::move(passed), {});
   std::vector<write_queue::callback> none;
   for (;;) {
     const int result = send_queued(socket_.get(), queue_, none);
@@ -36,7 +36,7 @@ void blocking_channel::send(const json& message) {
   }
 }
 
-std::optional<json> blocking_channel::receive(const deadline& until) {
+std::optional<incoming> blocking_channel::receive(const deadline& until) {
   for (;;) {
     const json* answer = nullptr;
     while (auto event = codec_.next(answer)) {
@@ -47,7 +47,7 @@ std::optional<json> blocking_channel::receive(const deadline& until) {
           // the peer is gone: the next read says so
         }
       }
-      if (auto* in = std::get_if<incoming>(&*event)) return std::move(in->message);
+      if (auto* in = std::get_if<incoming>(&*event)) return std::move(*in);
       if (auto* problem = std::get_if<error>(&*event)) {
         if (codec_.broken()) close();
         throw std::move(*problem);

@@ -17,15 +17,15 @@ class blocking_channel {
  public:
   blocking_channel(unique_fd socket, const channel_settings& settings);
 
-  /// Returns once message is written. Throws error(errc::channel_closed) when the channel is
-  /// closed or the peer is gone, error(errc::unencodable_message) for a message that cannot be
-  /// encoded.
-  void send(const json& message);
+  /// Returns once message is written, with passed (when not empty: it is closed once sent).
+  /// Throws error(errc::channel_closed) when the channel is closed or the peer is gone,
+  /// error(errc::unencodable_message) for a message that cannot be encoded.
+  void send(const json& message, forkipc::handle passed = {});
 
-  /// The next message; nullopt at the end of the channel or when until passes. Throws the
-  /// decoder's error for a bad message; the next call goes on after it. A handle the peer
-  /// passes is acknowledged and closed: the blocking API does not take handles.
-  std::optional<json> receive(const deadline& until);
+  /// The next message, with the handle the peer passed with it (acknowledged as Node expects),
+  /// if any; nullopt at the end of the channel or when until passes. Throws the decoder's error
+  /// for a bad message; the next call goes on after it.
+  std::optional<incoming> receive(const deadline& until);
 
   /// true once the peer closed the channel or close() was called.
   bool at_end() const noexcept { return at_end_; }

@@ -35,6 +35,8 @@ class forkipc_category final : public std::error_category {
         return "message nested deeper than max_nesting_depth";
       case errc::unexpected_descriptors:
         return "the peer passed descriptors that no message takes";
+      case errc::invalid_segment:
+        return "the descriptor is not a forkipc shared segment";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,8 @@
 #include <forkipc/error.hpp>
 
 #include "codec/json_lines.hpp"  // size_text
+#include "shm/mapping.hpp"
+#include "shm/memfd.hpp"
 
 namespace forkipc::detail {
 namespace {
@@ -80,10 +81,9 @@ bool wait_for_peer(Ready ready, GiveUp give_up) {
 // and written with pread/pwrite, never mapped: a peer that truncates it makes a read come up
 // short, not a SIGBUS. Until written, it holds no memory.
 unique_fd create_value_file(std::size_t size) {
-  unique_fd file(::memfd_create("forkipc", MFD_CLOEXEC));
-  if (!file) throw_errno(errno, "cannot create a shared-memory file for a large binary value");
-  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0)
-    throw_errno(errno, "cannot size a shared-memory file of " + size_text(size));
+  std::error_code failed;
+  unique_fd file = shm::create_memfd("forkipc-value", size, shm::sealing::none, failed);
+  if (failed) throw error(failed, "cannot create a shared-memory file of " + size_text(size) + " for a large binary value");
   return file;
 }
 
@@ -118,62 +118,42 @@ std::optional<std::string> read_value_file(const unique_fd& file, std::size_t of
 
 shared_ring shared_ring::create(std::size_t capacity, unique_fd& fd) {
   const std::size_t size = round_up(header_size + capacity, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));
-  unique_fd created(::memfd_create("forkipc", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!created) throw_errno(errno, "cannot create a shared-memory ring for large binary values");
-  if (::ftruncate(created.get(), static_cast<off_t>(size)) != 0 ||
-      ::fcntl(created.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw_errno(errno, "cannot size a shared-memory ring of " + size_text(size));
-  }
+  std::error_code failed;
+  unique_fd created = shm::create_memfd("forkipc-ring", size, shm::sealing::size, failed);
+  if (failed) throw error(failed, "cannot create a shared-memory ring of " + size_text(size));
   // Populated at once: one call allocates the pages that would otherwise fault in one by one.
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, created.get(), 0);
-  if (base == MAP_FAILED) throw_errno(errno, "cannot map a shared-memory ring of " + size_text(size));
+  auto region = shm::map_shared(created.get(), size, shm::populate::yes, failed);
+  if (failed) throw error(failed, "cannot map a shared-memory ring of " + size_text(size));
   fd = std::move(created);
-  shared_ring ring(static_cast<std::uint8_t*>(base), size);
+  shared_ring ring(std::move(region));
   ring.abandon_at(never);
   return ring;
 }
 
 std::optional<shared_ring> shared_ring::adopt(const unique_fd& fd, std::string& why) {
-  const int seals = ::fcntl(fd.get(), F_GET_SEALS);
-  if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
-    why = "the peer passed a shared-memory ring that is not a memfd sealed against shrinking";
+  const auto size = shm::sealed_size(fd.get(), why);
+  if (!size) {
+    why = "the peer passed a shared-memory ring, but " + why;
     return std::nullopt;
   }
-  struct stat status {};
-  if (::fstat(fd.get(), &status) != 0 || status.st_size <= static_cast<off_t>(header_size)) {
+  if (*size <= header_size) {
     why = "the peer passed a shared-memory ring too small for its header";
     return std::nullopt;
   }
-  const auto size = static_cast<std::size_t>(status.st_size);
   // Populated at once, as the creator's mapping is: the pages exist, only the mapping is new.
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
-  if (base == MAP_FAILED) {
-    why = "cannot map the peer's shared-memory ring of " + size_text(size) + ": " + std::strerror(errno);
+  std::error_code failed;
+  auto region = shm::map_shared(fd.get(), *size, shm::populate::yes, failed);
+  if (failed) {
+    why = "cannot map the peer's shared-memory ring of " + size_text(*size) + ": " + failed.message();
     return std::nullopt;
   }
-  return shared_ring(static_cast<std::uint8_t*>(base), size);
-}
-
-shared_ring::shared_ring(shared_ring&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-
-shared_ring& shared_ring::operator=(shared_ring&& other) noexcept {
-  if (this != &other) {
-    if (base_ != nullptr) ::munmap(base_, size_);
-    base_ = std::exchange(other.base_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-shared_ring::~shared_ring() {
-  if (base_ != nullptr) ::munmap(base_, size_);
+  return shared_ring(std::move(region));
 }
 
 // The header's words sit at the start of a page-aligned mapping: lock-free 64-bit atomics both
 // processes use through atomic_ref. 0: released, 1: written, 2: abandoned.
 std::uint64_t& shared_ring::word(std::size_t index) const noexcept {
-  return reinterpret_cast<std::uint64_t*>(base_)[index];
+  return reinterpret_cast<std::uint64_t*>(base())[index];
 }
 
 std::uint64_t shared_ring::released() const noexcept {
@@ -201,7 +181,7 @@ void shared_ring::abandon_at(std::uint64_t position) noexcept {
 }
 
 void shared_ring::write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept {
-  std::uint8_t* data = base_ + header_size;
+  std::uint8_t* data = base() + header_size;
   const auto offset = static_cast<std::size_t>(position % capacity());
   const std::size_t first = std::min(bytes.size(), capacity() - offset);
   std::memcpy(data + offset, bytes.data(), first);
@@ -209,7 +189,7 @@ void shared_ring::write(std::uint64_t position, std::span<const std::uint8_t> by
 }
 
 void shared_ring::read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const {
-  const std::uint8_t* data = base_ + header_size;
+  const std::uint8_t* data = base() + header_size;
   const auto offset = static_cast<std::size_t>(position % capacity());
   const std::size_t first = std::min(n, capacity() - offset);
   out.insert(out.end(), data + offset, data + offset + first);

@@ -11,23 +11,18 @@
 #include <string>
 #include <vector>
 
+#include <boost/interprocess/mapped_region.hpp>
+
 #include "codec/msgpack.hpp"
 #include "received_descriptors.hpp"
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
 
-/// The ring a channel's sender streams large values through: one sealed memfd, mapped by both
-/// sides, with a header of three positions, then the data. Positions count bytes from the ring's
-/// creation and only grow; position p lives at offset p % capacity().
-///
-/// Why memfd and not a named POSIX shared-memory object (Boost.Interprocess's
-/// shared_memory_object): a named object exists in /dev/shm from its creation until someone
-/// unlinks it, so a process SIGKILLed in between leaks it, whatever the protocol. A memfd has no
-/// name at all: it is passed over the channel with SCM_RIGHTS (which handle passing needs
-/// anyway), no other process can open it, and the kernel frees it with the last descriptor or
-/// mapping, on every path. Sealing its size keeps a peer from truncating it under the other
-/// side's reads (which would raise SIGBUS there).
+/// The ring a channel's sender streams large values through: one sealed memfd (shm/memfd.hpp
+/// says why a memfd), mapped by both sides with Boost.Interprocess's mapped_region, with a header
+/// of three positions, then the data. Positions count bytes from the ring's creation and only
+/// grow; position p lives at offset p % capacity().
 class shared_ring {
  public:
   /// A new ring of capacity data bytes; fd receives its descriptor (close-on-exec), to pass to
@@ -35,14 +30,10 @@ class shared_ring {
   static shared_ring create(std::size_t capacity, unique_fd& fd);
 
   /// Maps a ring the peer passed. Returns nullopt, with why filled in, for a descriptor that is
-  /// not a memfd sealed against shrinking, or too small for a header and some data.
+  /// not a memfd sealed against shrinking and growing, or too small for a header and some data.
   static std::optional<shared_ring> adopt(const unique_fd& fd, std::string& why);
 
-  shared_ring(shared_ring&& other) noexcept;
-  shared_ring& operator=(shared_ring&& other) noexcept;
-  ~shared_ring();
-
-  std::size_t capacity() const noexcept { return size_ - header_size; }
+  std::size_t capacity() const noexcept { return region_.get_size() - header_size; }
 
   /// The sender's progress: every byte before it is in the ring (or, past abandoned(), in the
   /// value's overflow file).
@@ -62,11 +53,11 @@ class shared_ring {
   static constexpr std::size_t header_size = 64;
 
  private:
-  shared_ring(std::uint8_t* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  explicit shared_ring(boost::interprocess::mapped_region region) noexcept : region_(std::move(region)) {}
+  std::uint8_t* base() const noexcept { return static_cast<std::uint8_t*>(region_.get_address()); }
   std::uint64_t& word(std::size_t index) const noexcept;
 
-  std::uint8_t* base_ = nullptr;
-  std::size_t size_ = 0;
+  boost::interprocess::mapped_region region_;
 };
 
 /// The sending side: places large binary values in the channel's ring, which is created at the

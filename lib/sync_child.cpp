@@ -44,13 +44,22 @@ child& child::operator=(child&&) noexcept = default;
 
 void child::send(const json& message) { impl_->channel.send(message); }
 
-std::optional<json> child::receive(std::chrono::milliseconds timeout) {
+void child::send(const json& message, handle h) { impl_->channel.send(message, std::move(h)); }
+
+std::optional<std::pair<json, handle>> child::receive_with_handle(std::chrono::milliseconds timeout) {
   const detail::deadline until(timeout);
   for (;;) {
-    auto message = impl_->channel.receive(detail::deadline::earliest(until, impl_->kill_deadline));
-    if (message || impl_->channel.at_end() || until.passed()) return message;
+    auto in = impl_->channel.receive(detail::deadline::earliest(until, impl_->kill_deadline));
+    if (in) return std::pair{std::move(in->message), std::move(in->passed)};
+    if (impl_->channel.at_end() || until.passed()) return std::nullopt;
     impl_->enforce_timeout();
   }
+}
+
+std::optional<json> child::receive(std::chrono::milliseconds timeout) {
+  auto received = receive_with_handle(timeout);  // a handle that came is closed here
+  if (!received) return std::nullopt;
+  return std::move(received->first);
 }
 
 void child::disconnect() { impl_->channel.close(); }

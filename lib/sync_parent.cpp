@@ -21,9 +21,21 @@ parent::~parent() = default;
 parent::parent(parent&&) noexcept = default;
 parent& parent::operator=(parent&&) noexcept = default;
 
-std::optional<json> parent::receive() { return impl_->channel.receive(detail::deadline{}); }
+std::optional<std::pair<json, handle>> parent::receive_with_handle() {
+  auto in = impl_->channel.receive(detail::deadline{});
+  if (!in) return std::nullopt;
+  return std::pair{std::move(in->message), std::move(in->passed)};
+}
+
+std::optional<json> parent::receive() {
+  auto received = receive_with_handle();  // a handle that came is closed here
+  if (!received) return std::nullopt;
+  return std::move(received->first);
+}
 
 void parent::send(const json& message) { impl_->channel.send(message); }
+
+void parent::send(const json& message, handle h) { impl_->channel.send(message, std::move(h)); }
 
 void parent::disconnect() { impl_->channel.close(); }
 

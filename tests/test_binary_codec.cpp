@@ -310,7 +310,7 @@ TEST_CASE("shared memory: references the peer never backed are refused") {
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) == 0);
   ::close(sockets[1]);
   fds.add(message, unique_fd(sockets[0]));
-  CHECK(inbox.fetch(new_ring, out).value().find("not a memfd sealed") != std::string::npos);
+  CHECK(inbox.fetch(new_ring, out).value().find("passed a shared-memory ring, but it is not a memfd") != std::string::npos);
   CHECK(fds.size() == 0);  // consumed and closed
   // A reference past what the peer wrote to a real ring.
   shm_outbox outbox(1);

@@ -23,6 +23,7 @@ enum class errc {
   send_queue_full,            ///< fork_options::max_queued_bytes wait to be written: the peer does not read
   nesting_too_deep,           ///< an incoming message is nested deeper than max_nesting_depth
   unexpected_descriptors,     ///< the peer passed descriptors no message takes; they were closed
+  invalid_segment,            ///< a descriptor given to shared_segment::open is not a forkipc segment
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".

@@ -13,5 +13,6 @@
 #include <forkipc/parent_process.hpp>
 #include <forkipc/pool.hpp>
 #include <forkipc/serialization.hpp>
+#include <forkipc/shared_segment.hpp>
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>

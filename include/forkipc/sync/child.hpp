@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <forkipc/fork_options.hpp>
+#include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
 
 namespace forkipc {
@@ -35,9 +36,20 @@ class child {
   /// channel is closed, errc::unencodable_message for a message that cannot be encoded.
   void send(const json& message);
 
+  /// As above, passing h's descriptor with the message (SCM_RIGHTS; Node's NODE_HANDLE exchange
+  /// in json serialization). This process's copy is closed once sent, or when the send fails;
+  /// dup() first to keep one (shared_segment::share() gives a new one).
+  void send(const json& message, handle h);
+
   /// The next message; nullopt once the channel is closed, or when timeout passes first. Throws
-  /// forkipc::error for bad input from the child (the channel goes on after it).
+  /// forkipc::error for bad input from the child (the channel goes on after it). A handle the
+  /// child passed with the message is closed: take it with receive_with_handle().
   std::optional<json> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+  /// The next message and the handle the child passed with it; the handle is empty when none
+  /// came. Received handles are close-on-exec. nullopt as for receive(), which it otherwise is.
+  std::optional<std::pair<json, handle>> receive_with_handle(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
   /// Closes the channel; the child sees its end.
   void disconnect();

@@ -3,8 +3,10 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include <forkipc/channel_options.hpp>
+#include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
 
 namespace forkipc {
@@ -23,12 +25,23 @@ class parent {
   parent& operator=(parent&&) noexcept;
 
   /// The next message; nullopt once the parent disconnected. Throws forkipc::error for bad input
-  /// from the parent (the channel goes on after it).
+  /// from the parent (the channel goes on after it). A handle the parent passed with the message
+  /// is closed: take it with receive_with_handle().
   std::optional<json> receive();
+
+  /// The next message and the handle the parent passed with it (send(message, handle) there);
+  /// the handle is empty when none came. Received handles are close-on-exec. nullopt once the
+  /// parent disconnected. Throws as receive() does.
+  std::optional<std::pair<json, handle>> receive_with_handle();
 
   /// Returns once the message is written. Throws forkipc::error: errc::channel_closed when the
   /// parent is gone, errc::unencodable_message for a message that cannot be encoded.
   void send(const json& message);
+
+  /// As above, passing h's descriptor with the message (SCM_RIGHTS; Node's NODE_HANDLE exchange
+  /// in json serialization). This process's copy is closed once sent, or when the send fails;
+  /// dup() first to keep one (shared_segment::share() gives a new one).
+  void send(const json& message, handle h);
 
   /// Closes the channel.
   void disconnect();

@@ -1,0 +1,62 @@
+"""Compares two builds of bench_forkipc on the same shapes, run in alternation.
+
+On a noisy VM, figures drift by tens of percent between minutes; running build A and build B
+one after the other, round after round (A B, then B A), exposes both to the same drift. Prints,
+per shape, the median of each build, their ratio, the median of the ratios of each round's pair,
+and the interquartile ranges.
+
+    python3 bench/alternate.py OLD/bench/bench_forkipc NEW/bench/bench_forkipc [--rounds 30]
+        [--shape "binary 200 1048576"] ...   (default: the binary shapes of bench/run.py)
+        [--values]                           (every run's figure too, sorted)
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import time
+
+DEFAULT_SHAPES = ["binary 200 1048576", "binary 40 16777216", "binary 12 67108864"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("old")
+    parser.add_argument("new")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--shape", action="append", help="bench_forkipc arguments, quoted; repeatable")
+    parser.add_argument("--values", action="store_true", help="also print every run's figure, sorted")
+    args = parser.parse_args()
+    builds = {"old": args.old, "new": args.new}
+    shapes = [s.split() for s in (args.shape or DEFAULT_SHAPES)]
+
+    results = {}  # shape -> build -> [values]
+    for r in range(args.rounds):
+        for shape in shapes:
+            for name in ("old", "new") if r % 2 == 0 else ("new", "old"):
+                out = subprocess.run([builds[name]] + shape, capture_output=True, text=True, timeout=300,
+                                     check=True).stdout
+                for line in out.splitlines():
+                    if line.startswith("{"):
+                        record = json.loads(line)
+                        results.setdefault((record["shape"], record["unit"]), {}).setdefault(name, []).append(
+                            record["value"])
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.rounds} rounds")
+    print("| shape | unit | old median | new median | new/old | median of paired ratios | old p25-p75 | new p25-p75 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (shape, unit), by in results.items():
+        old, new = by["old"], by["new"]
+        paired = statistics.median(b / a for a, b in zip(old, new))
+        q_old, q_new = statistics.quantiles(old, n=4), statistics.quantiles(new, n=4)
+        print(f"| {shape} | {unit} | {statistics.median(old):.0f} | {statistics.median(new):.0f} | "
+              f"{statistics.median(new) / statistics.median(old):.2f} | {paired:.2f} | "
+              f"{q_old[0]:.0f}-{q_old[2]:.0f} | {q_new[0]:.0f}-{q_new[2]:.0f} |")
+    if args.values:
+        for (shape, unit), by in results.items():
+            for name in ("old", "new"):
+                print(f"{shape} {name}: {' '.join(f'{v:.0f}' for v in sorted(by[name]))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
