@@ -1,31 +1,49 @@
 #include "blocking_channel.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <variant>
 
 #include <forkipc/error.hpp>
 
-#include "socket_io.hpp"
 
 namespace forkipc::detail {
 
-blocking_channel::blocking_channel(unique_fd socket, const channel_settings& settings)
-    : socket_(std::move(socket)), codec_(settings) {}
+blocking_channel::blocking_channel(channel_link link, const channel_settings& settings)
+    : socket_(std::move(link.socket)), stream_(socket_.get(), std::move(link.rings)), codec_(settings) {}
 
 void blocking_channel::send(const json& message, forkipc::handle passed) {
   if (!socket_) throw error(errc::channel_closed, "cannot send a message");
   codec_.push(queue_, message, std::move(passed), {});
+  write_queued();
+}
+
+void blocking_channel::send_bytes(std::span<const std::byte> bytes) {
+  if (!socket_) throw error(errc::channel_closed, "cannot send bytes");
+  codec_.push_bytes(queue_, bytes, {});
+  write_queued();
+}
+
+void blocking_channel::write_queued() {
   std::vector<write_queue::callback> none;
   for (;;) {
-    const int result = send_queued(socket_.get(), queue_, none);
+    int result;
+    try {
+      result = stream_.write(queue_, none);
+    } catch (const error&) {  // the peer broke the shared memory
+      queue_.clear(none);
+      codec_.discard_stream();
+      close();
+      throw;
+    }
     if (result == 0) break;
-    if (result != EAGAIN) {
+    if (result != EAGAIN && result != byte_stream::ring_full) {
       queue_.clear(none);
       codec_.discard_stream();
       throw error(errc::channel_closed, "cannot send a message: the peer closed the channel (" +
                                             std::generic_category().message(result) + ")");
     }
-    wait_writable(socket_.get(), deadline{});
+    stream_.wait_writable(result, deadline{});
   }
   if (!codec_.streaming()) return;
   try {
@@ -36,7 +54,7 @@ void blocking_channel::send(const json& message, forkipc::handle passed) {
   }
 }
 
-std::optional<incoming> blocking_channel::receive(const deadline& until) {
+std::optional<blocking_received> blocking_channel::receive(const deadline& until) {
   for (;;) {
     const json* answer = nullptr;
     while (auto event = codec_.next(answer)) {
@@ -48,6 +66,8 @@ std::optional<incoming> blocking_channel::receive(const deadline& until) {
         }
       }
       if (auto* in = std::get_if<incoming>(&*event)) return std::move(*in);
+      if (auto* bytes = std::get_if<raw_bytes>(&*event))
+        return std::as_bytes(std::span(bytes->bytes.data(), bytes->bytes.size()));
       if (auto* problem = std::get_if<error>(&*event)) {
         if (codec_.broken()) close();
         throw std::move(*problem);
@@ -55,12 +75,35 @@ std::optional<incoming> blocking_channel::receive(const deadline& until) {
       // other internal messages: none needs an answer
     }
     if (at_end_) return std::nullopt;
-    if (!wait_readable(socket_.get(), until)) return std::nullopt;
-    const long got = codec_.receive(socket_.get());
+    if (!stream_.wait_readable(until)) return std::nullopt;
+    long got;
+    try {
+      got = codec_.receive(stream_);
+    } catch (const error&) {  // the peer broke the shared memory: the channel cannot go on
+      close();
+      throw;
+    }
     if (got > 0 || got == -EAGAIN) continue;
     at_end_ = true;  // the end, or ECONNRESET and the like: the peer is gone either way
     if (auto truncated = codec_.finish()) throw std::move(*truncated);
   }
+}
+
+std::optional<std::pair<json, forkipc::handle>> with_handle(std::optional<blocking_received>&& in) {
+  if (!in) return std::nullopt;
+  if (auto* message = std::get_if<incoming>(&*in))
+    return std::pair{std::move(message->message), std::move(message->passed)};
+  const auto bytes = std::get<std::span<const std::byte>>(*in);
+  const auto* first = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  return std::pair{json::binary(json::binary_t::container_type(first, first + bytes.size())),
+                   forkipc::handle()};
+}
+
+std::optional<std::variant<json, std::span<const std::byte>>> without_handle(
+    std::optional<blocking_received>&& in) {
+  if (!in) return std::nullopt;
+  if (auto* message = std::get_if<incoming>(&*in)) return std::move(message->message);
+  return std::get<std::span<const std::byte>>(*in);
 }
 
 void blocking_channel::close() noexcept {

@@ -8,15 +8,15 @@
 
 #include <boost/asio/post.hpp>
 
-#include "poll.hpp"
-#include "socket_io.hpp"
+#include "transport/poll.hpp"
 
 namespace forkipc::detail {
 
-channel::channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
+channel::channel(boost::asio::io_context& io, channel_link link, const channel_settings& settings,
                  channel_owner& owner, std::weak_ptr<void> owner_lifetime)
     : io_(io),
-      socket_(io, boost::asio::local::stream_protocol(), socket.release()),
+      socket_(io, boost::asio::local::stream_protocol(), link.socket.release()),
+      stream_(socket_.native_handle(), std::move(link.rings)),
       owner_(owner),
       owner_lifetime_(std::move(owner_lifetime)),
       codec_(settings),
@@ -45,6 +45,10 @@ namespace {
 constexpr std::size_t read_size = 64 * 1024;
 // Full reads per wake-up before the channel lets other handlers run.
 constexpr int reads_per_turn = 16;
+// Shared memory: how long one slice of spinning holds the loop before other handlers run.
+constexpr std::chrono::microseconds spin_slice{5};
+
+using clock = std::chrono::steady_clock;
 
 }  // namespace
 
@@ -53,10 +57,61 @@ void channel::start() {
 }
 
 void channel::wait_readable() {
+  if (stream_.shared_memory()) {
+    spin_until_ = clock::now() + byte_stream::spin_window;
+    return spin();
+  }
   socket_.async_wait(boost::asio::socket_base::wait_read,
                      [this, life = owner_lifetime_.lock()](boost::system::error_code ec) {
                        if (!ec && state_ != state::closed) on_readable();
                      });
+}
+
+void channel::spin() {
+  boost::asio::post(io_, [this, life = owner_lifetime_.lock()] {
+    if (state_ == state::closed) return;
+    if (waiting_for_space_) on_writable();  // the peer may have read since
+    try {
+      if (stream_.spin_for_input(std::min(clock::now() + spin_slice, spin_until_))) return on_readable();
+    } catch (error& problem) {
+      return peer_broke(std::move(problem));
+    }
+    if (clock::now() < spin_until_) return spin();
+    sleep_until_input();
+  });
+}
+
+void channel::sleep_until_input() {
+  try {
+    // What the socket holds is taken first: Asio waits for a new edge on it. A wake-up taken
+    // here may be the one a writer waiting for space needs: it writes on before this end sleeps.
+    stream_.drain_socket();
+    if (waiting_for_space_) on_writable();
+    if (state_ == state::closed) return;
+    if (stream_.prepare_to_sleep()) {
+      stream_.awake();
+      return on_readable();
+    }
+  } catch (error& problem) {
+    return peer_broke(std::move(problem));
+  }
+  socket_.async_wait(boost::asio::socket_base::wait_read,
+                     [this, life = owner_lifetime_.lock()](boost::system::error_code ec) {
+                       stream_.awake();
+                       if (ec || state_ == state::closed) return;
+                       try {
+                         stream_.drain_socket();
+                       } catch (error& problem) {
+                         return peer_broke(std::move(problem));
+                       }
+                       on_readable();
+                     });
+}
+
+void channel::peer_broke(error&& problem) {
+  if (state_ == state::closed) return;
+  if (state_ == state::open) owner_.on_channel_error(std::move(problem));
+  end_of_stream();
 }
 
 void channel::on_readable() {
@@ -66,6 +121,8 @@ void channel::on_readable() {
     more = read_available(reads_per_turn);
   }
   flush_corked();
+  if (state_ == state::closed) return;
+  if (waiting_for_space_) on_writable();  // woken by the peer, which read some of the ring
   if (state_ == state::closed) return;
   if (more) {
     // Asio watches the socket edge-triggered: waiting now could miss bytes already there. Come
@@ -80,7 +137,13 @@ void channel::on_readable() {
 
 bool channel::read_available(int max_reads) {
   for (int reads = 0; max_reads == 0 || reads < max_reads; ++reads) {
-    const long got = codec_.receive(socket_.native_handle(), read_size);
+    long got;
+    try {
+      got = codec_.receive(stream_, read_size);
+    } catch (error& problem) {
+      peer_broke(std::move(problem));
+      return false;
+    }
     if (got == -EAGAIN) return false;
     if (got <= 0) {  // the end, or ECONNRESET and the like: the peer is gone either way
       end_of_stream();
@@ -104,6 +167,8 @@ void channel::deliver_decoded() {
     if (auto* in = std::get_if<incoming>(&*event)) {
       owner_.on_channel_message(in->message, std::move(in->passed));
       codec_.recycle(in->message);
+    } else if (auto* bytes = std::get_if<raw_bytes>(&*event)) {
+      owner_.on_channel_bytes(std::as_bytes(std::span(bytes->bytes.data(), bytes->bytes.size())));
     } else if (auto* internal = std::get_if<internal_message>(&*event)) {
       owner_.on_channel_internal(std::move(internal->value));
     } else {
@@ -156,6 +221,21 @@ void channel::drain_and_close() {
 
 bool channel::send(const json& message, forkipc::handle passed,
                    std::function<void(std::error_code)> on_sent) {
+  return enqueue(
+      [&](write_queue& queue, callback&& written) {
+        codec_.push(queue, message, std::move(passed), std::move(written));
+      },
+      std::move(on_sent));
+}
+
+bool channel::send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent) {
+  return enqueue([&](write_queue& queue, callback&& written) {
+    codec_.push_bytes(queue, bytes, std::move(written));
+  }, std::move(on_sent));
+}
+
+template <class Push>
+bool channel::enqueue(Push&& push, std::function<void(std::error_code)> on_sent) {
   settled outcome;
   bool accepted = false, below_high_water = false;
   std::optional<std::size_t> waiting;  // set when the queue is too full to take it
@@ -165,8 +245,8 @@ bool channel::send(const json& message, forkipc::handle passed,
     if (state_ == state::open && !write_failed_ && queue_.size() >= max_queued_bytes_) {
       waiting = queue_.size();
     } else if (state_ == state::open && !write_failed_) {
+      push(queue_, std::move(on_sent));  // throws before queuing anything
       accepted = true;
-      codec_.push(queue_, message, std::move(passed), std::move(on_sent));
       const bool corked = corked_by_.load() == std::this_thread::get_id();
       if (codec_.streaming()) {
         // The peer copies a streamed value out while it is copied in: the message goes now,
@@ -206,6 +286,7 @@ void channel::on_writable() {
     std::lock_guard lock(mutex_);
     if (state_ == state::closed) return;
     write_scheduled_ = false;
+    waiting_for_space_ = false;
     write_or_wait_locked(outcome);
   }
   {
@@ -235,18 +316,38 @@ void channel::flush_corked() {
   }
 }
 
-void channel::write_locked(settled& outcome) {
-  if (write_failed_) return;
-  const int result = send_queued(socket_.native_handle(), queue_, outcome.written);
-  if (result == 0 || result == EAGAIN) return;
+int channel::write_locked(settled& outcome) {
+  if (write_failed_) return EPIPE;
+  int result;
+  try {
+    result = stream_.write(queue_, outcome.written);
+  } catch (error& problem) {  // the peer broke the shared memory
+    report_error_later(std::move(problem));
+    result = EPROTO;
+  }
+  if (result == 0 || result == EAGAIN || result == byte_stream::ring_full) return result;
   write_failed_ = true;
   drop_queue_locked(outcome);
+  return result;
 }
 
 void channel::write_or_wait_locked(settled& outcome) {
-  write_locked(outcome);
-  if (queue_.empty() || write_failed_) return;
-  write_scheduled_ = true;
+  for (;;) {
+    const int result = write_locked(outcome);
+    if (queue_.empty() || write_failed_) return;
+    write_scheduled_ = true;
+    if (result == byte_stream::ring_full) {
+      // The peer wakes this end through the socket once it has read some, and the read side,
+      // which watches the socket (or spins), then writes on.
+      if (stream_.prepare_to_wait_for_space()) {
+        write_scheduled_ = false;
+        continue;  // it read some meanwhile
+      }
+      waiting_for_space_ = true;
+      return;
+    }
+    break;
+  }
   const auto resume = [this, life = owner_lifetime_.lock()](boost::system::error_code ec = {}) {
     if (!ec) on_writable();
   };
@@ -304,8 +405,8 @@ void channel::flush_for_exit() {
   settled ignored;
   std::lock_guard lock(mutex_);
   while (state_ != state::closed && !write_failed_ && !queue_.empty()) {
-    write_locked(ignored);
-    if (!queue_.empty()) wait_writable(socket_.native_handle(), deadline{});
+    const int result = write_locked(ignored);
+    if (!queue_.empty() && !write_failed_) stream_.wait_writable(result, deadline{});
   }
 }
 

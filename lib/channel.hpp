@@ -2,10 +2,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <system_error>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include <forkipc/json.hpp>
 
 #include "channel_codec.hpp"
+#include "transport/byte_stream.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
 
@@ -27,6 +30,8 @@ class channel_owner {
   /// passed holds the descriptor the message passed, if any. message lives until the call
   /// returns: the channel then reuses its memory.
   virtual void on_channel_message(const json& message, forkipc::handle&& passed) = 0;
+  /// A frame of raw bytes (send_bytes), valid until the call returns.
+  virtual void on_channel_bytes(std::span<const std::byte> bytes) = 0;
   virtual void on_channel_internal(json&& message) = 0;
   virtual void on_channel_error(error&& problem) = 0;
   /// The channel is closed for good, from either side; reported once, after every message.
@@ -37,7 +42,9 @@ class channel_owner {
 };
 
 /// The transport both child_process and parent_process hold. Reading: readiness from the
-/// io_context, then recv() straight into the decoder's buffer until the socket is empty. Writing:
+/// io_context, then recv() straight into the decoder's buffer until the socket is empty (on
+/// shared memory: the ring, looked at in short slices between the loop's other handlers for a
+/// spin window, then asleep on the socket until the producer wakes it). Writing:
 /// send() from any thread appends to a queue under a mutex and, when nothing was queued, writes
 /// at once (so a child that never runs its loop still gets its messages out). While the channel
 /// runs its own callbacks (delivering messages, completing writes), sends from that thread only
@@ -51,7 +58,7 @@ class channel {
   /// Every asynchronous operation holds owner_lifetime (the owner's shared_ptr), so the owner
   /// and this channel, which it contains, live as long as one is pending.
   /// Past settings.limits.max_queued_bytes of unwritten bytes, send() refuses (errc::send_queue_full).
-  channel(boost::asio::io_context& io, unique_fd socket, const channel_settings& settings,
+  channel(boost::asio::io_context& io, channel_link link, const channel_settings& settings,
           channel_owner& owner, std::weak_ptr<void> owner_lifetime);
 
   /// Starts reading. Before it, sends already work.
@@ -59,6 +66,9 @@ class channel {
 
   /// Any thread. See child_process::send(); passed, when not empty, goes with the message.
   bool send(const json& message, forkipc::handle passed, std::function<void(std::error_code)> on_sent);
+
+  /// Any thread. See child_process::send_bytes().
+  bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent);
 
   /// No message is delivered after it; what is queued is written, then the socket is closed.
   void disconnect();
@@ -83,8 +93,18 @@ class channel {
   // Sends from the thread that holds a cork only queue; the outermost cork's holder flushes.
   class cork;
 
+  // What send() and send_bytes() share: push(queue, on_sent) encodes the message into the
+  // queue, under the mutex, unless the channel is closed or its queue full.
+  template <class Push>
+  bool enqueue(Push&& push, std::function<void(std::error_code)> on_sent);
   void wait_readable();
+  // Shared memory: a slice of spinning on the ring, posted, until the spin window passes.
+  void spin();
+  // Shared memory: asleep on the socket until the peer wakes this end (or ends).
+  void sleep_until_input();
   void on_readable();
+  // The peer broke the shared memory or its socket protocol: the channel cannot go on.
+  void peer_broke(error&& problem);
   // Reads until the socket is empty, or max_reads full reads (0: no limit); true in the latter
   // case, when data may be left.
   bool read_available(int max_reads);
@@ -98,8 +118,9 @@ class channel {
     std::vector<callback> written, failed;
     std::size_t dropped_bytes = 0;  // never written: the peer went away, or the channel closed
   };
-  // With mutex_ held: writes what the socket takes; a failure drops the rest of the queue.
-  void write_locked(settled& outcome);
+  // With mutex_ held: writes what the stream takes; a failure drops the rest of the queue.
+  // Returns byte_stream::write's result.
+  int write_locked(settled& outcome);
   // With mutex_ held: writes, and waits for the socket to take the rest, if any.
   void write_or_wait_locked(settled& outcome);
   // After the channel's own callbacks: writes what they sent, runs the callbacks that completes,
@@ -115,6 +136,7 @@ class channel {
 
   boost::asio::io_context& io_;
   boost::asio::local::stream_protocol::socket socket_;
+  byte_stream stream_;
   channel_owner& owner_;
   std::weak_ptr<void> owner_lifetime_;
 
@@ -126,6 +148,9 @@ class channel {
   const std::size_t max_queued_bytes_;
   bool write_scheduled_ = false;  // a flush is posted or waits for the socket to be writable
   bool write_failed_ = false;     // the peer stopped reading for good: nothing more can be sent
+  // Shared memory: the ring was full, and the peer wakes this end when it has read some.
+  std::atomic<bool> waiting_for_space_ = false;
+  std::chrono::steady_clock::time_point spin_until_;  // the io_context's thread only
   std::atomic<std::thread::id> corked_by_{};  // the thread running this channel's callbacks
 };
 

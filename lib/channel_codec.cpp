@@ -2,7 +2,6 @@
 
 #include "codec/json_walk.hpp"
 #include "handle_passing.hpp"
-#include "socket_io.hpp"
 
 namespace forkipc::detail {
 
@@ -44,9 +43,19 @@ void channel_codec::push(write_queue& queue, const json& message, forkipc::handl
   if (passed) queue.attach(std::move(passed));
 }
 
-long channel_codec::receive(int fd, std::size_t read_size) {
-  inbox_.watch(fd);
-  return receive_some(fd, decoder_.buffer(), received_fds_, read_size);
+void channel_codec::push_bytes(write_queue& queue, std::span<const std::byte> bytes,
+                               write_queue::callback on_written) {
+  if (mode_ != serialization::binary) {
+    throw error(errc::unsupported_serialization,
+                "cannot send bytes in json serialization, which carries only JSON text (the parent "
+                "must fork the child with serialization::binary)");
+  }
+  queue.push([&](std::string& out) { encode_bytes_frame(bytes, out); }, std::move(on_written));
+}
+
+long channel_codec::receive(byte_stream& stream, std::size_t read_size) {
+  inbox_.watch(stream.socket());
+  return stream.read(decoder_.buffer(), received_fds_, read_size);
 }
 
 std::optional<channel_event> channel_codec::next(const json*& answer) {
@@ -66,6 +75,7 @@ std::optional<channel_event> channel_codec::next(const json*& answer) {
 std::optional<channel_event> channel_codec::interpret(decoded&& message, const json*& answer) {
   if (auto* value = std::get_if<json>(&message)) return incoming{std::move(*value), {}};
   if (auto* problem = std::get_if<error>(&message)) return std::move(*problem);
+  if (auto* bytes = std::get_if<raw_bytes>(&message)) return *bytes;
   json& internal = std::get<internal_message>(message).value;
   switch (handle_command_of(internal)) {
     case handle_command::handle: {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <deque>
 #include <optional>
+#include <span>
 #include <variant>
 
 #include <forkipc/channel_options.hpp>
@@ -12,7 +13,8 @@
 #include <forkipc/serialization.hpp>
 
 #include "codec/message_codec.hpp"
-#include "received_descriptors.hpp"
+#include "transport/byte_stream.hpp"
+#include "transport/received_descriptors.hpp"
 #include "shared_memory.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
@@ -40,8 +42,8 @@ struct incoming {
   forkipc::handle passed;
 };
 
-/// What the bytes read decode to next.
-using channel_event = std::variant<incoming, internal_message, error>;
+/// What the bytes read decode to next. raw_bytes is valid until the next call of next().
+using channel_event = std::variant<incoming, internal_message, raw_bytes, error>;
 
 /// The framing of one end of a channel, apart from how it waits for its socket: encoding into a
 /// write queue (large binary values into shared memory, passed handles in Node's envelope) and
@@ -59,6 +61,10 @@ class channel_codec {
   void push(write_queue& queue, const json& message, forkipc::handle passed,
             write_queue::callback on_written);
 
+  /// Appends bytes to queue as one frame of raw bytes (send_bytes). Throws
+  /// error(errc::unsupported_serialization) in json serialization, which has no such frames.
+  void push_bytes(write_queue& queue, std::span<const std::byte> bytes, write_queue::callback on_written);
+
   /// true when the message pushed last has large values to stream through shared memory: the
   /// caller then sends the message at once, and calls stream() (or discard_stream() if the peer
   /// is gone). See shm_outbox.
@@ -68,8 +74,8 @@ class channel_codec {
     if (outbox_) outbox_->discard_stream();
   }
 
-  /// One non-blocking read from fd (see receive_some).
-  long receive(int fd, std::size_t read_size = 64 * 1024);
+  /// One non-blocking read from stream (see byte_stream::read).
+  long receive(byte_stream& stream, std::size_t read_size = 64 * 1024);
 
   /// The next event from the bytes read, or nullopt when more bytes are needed. When answer is
   /// set on return, the caller sends it to the peer before anything else: Node's NODE_HANDLE

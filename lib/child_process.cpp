@@ -70,9 +70,7 @@ class child_process::impl final : public detail::channel_owner {
     });
   }
 
-  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent) {
-    return channel_.send(message, std::move(passed), std::move(on_sent));
-  }
+  detail::channel& channel() noexcept { return channel_; }
 
   void disconnect() { channel_.disconnect(); }
 
@@ -104,6 +102,10 @@ class child_process::impl final : public detail::channel_owner {
  private:
   void on_channel_message(const json& message, handle&& passed) override {
     self_.events_.emit<events::message>(message, std::move(passed));
+  }
+
+  void on_channel_bytes(std::span<const std::byte> bytes) override {
+    self_.events_.emit<events::bytes>(bytes);
   }
 
   void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
@@ -172,12 +174,17 @@ child_process::child_process(private_tag) {}
 child_process::~child_process() = default;
 
 bool child_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
-  return impl_->send(message, {}, std::move(on_sent));
+  return impl_->channel().send(message, {}, std::move(on_sent));
 }
 
 bool child_process::send(const json& message, handle passed,
                          std::function<void(std::error_code)> on_sent) {
-  return impl_->send(message, std::move(passed), std::move(on_sent));
+  return impl_->channel().send(message, std::move(passed), std::move(on_sent));
+}
+
+bool child_process::send_bytes(std::span<const std::byte> bytes,
+                               std::function<void(std::error_code)> on_sent) {
+  return impl_->channel().send_bytes(bytes, std::move(on_sent));
 }
 
 void child_process::disconnect() { impl_->disconnect(); }

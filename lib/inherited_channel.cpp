@@ -67,21 +67,43 @@ int validated_descriptor(const std::string& value) {
   return fd;
 }
 
-serialization inherited_serialization() {
-  const char* mode = std::getenv(serialization_variable);
-  if (mode == nullptr || std::string_view(mode) == "json") return serialization::json;
-  if (std::string_view(mode) == binary_serialization_name) return serialization::binary;
-  if (std::string_view(mode) == "advanced") {
+channel_mode inherited_mode() {
+  const char* name = std::getenv(serialization_variable);
+  if (name == nullptr) return {};
+  if (auto mode = channel_mode_named(name)) return *mode;
+  if (std::string_view(name) == "advanced") {
     throw error(errc::unsupported_serialization,
                 "the parent asked for Node's \"advanced\" serialization (V8's format), which "
                 "forkipc does not speak: fork this child with serialization \"json\", Node's "
                 "default");
   }
   throw error(errc::unsupported_serialization,
-              std::string(serialization_variable) + "=" + mode + " names no serialization forkipc knows");
+              std::string(serialization_variable) + "=" + name + " names no serialization forkipc knows");
 }
 
+constexpr struct {
+  const char* name;
+  channel_mode mode;
+} mode_names[] = {
+    {"json", {serialization::json, transport::socket}},
+    {"forkipc-binary", {serialization::binary, transport::socket}},
+    {"forkipc-json-shm", {serialization::json, transport::shared_memory}},
+    {"forkipc-binary-shm", {serialization::binary, transport::shared_memory}},
+};
+
 }  // namespace
+
+const char* channel_mode_name(channel_mode mode) noexcept {
+  for (const auto& entry : mode_names)
+    if (entry.mode.framing == mode.framing && entry.mode.transport == mode.transport) return entry.name;
+  return "json";
+}
+
+std::optional<channel_mode> channel_mode_named(std::string_view name) noexcept {
+  for (const auto& entry : mode_names)
+    if (name == entry.name) return entry.mode;
+  return std::nullopt;
+}
 
 bool started_with_channel() noexcept {
   inherited& s = state();
@@ -101,13 +123,15 @@ inherited_channel take_inherited_channel() {
                 "the channel to the parent was taken already, by an earlier forkipc::parent() "
                 "or forkipc::sync::parent");
   }
-  const serialization mode = inherited_serialization();
+  const channel_mode mode = inherited_mode();
   const int fd = validated_descriptor(*s.channel_fd);
+  std::optional<shm_rings> rings;
+  if (mode.transport == transport::shared_memory) rings.emplace(byte_stream::receive_setup(fd));
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::unsetenv(channel_fd_variable);
   ::unsetenv(serialization_variable);
   s.taken = true;
-  return {unique_fd(fd), mode};
+  return {{unique_fd(fd), std::move(rings)}, mode.framing};
 }
 
 }  // namespace forkipc::detail

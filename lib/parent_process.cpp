@@ -22,7 +22,7 @@ class parent_process::impl final : public detail::channel_owner {
       : self_(self),
         io_(io),
         lifetime_(self.weak_from_this()),
-        channel_(io, std::move(inherited.socket), {inherited.mode, options}, *this, lifetime_) {}
+        channel_(io, std::move(inherited.link), {inherited.mode, options}, *this, lifetime_) {}
 
   // What was sent is written before the channel goes: a child's last words reach its parent.
   ~impl() { channel_.flush_for_exit(); }
@@ -33,6 +33,10 @@ class parent_process::impl final : public detail::channel_owner {
  private:
   void on_channel_message(const json& message, handle&& passed) override {
     self_.events_.emit<events::message>(message, std::move(passed));
+  }
+
+  void on_channel_bytes(std::span<const std::byte> bytes) override {
+    self_.events_.emit<events::bytes>(bytes);
   }
 
   void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
@@ -83,6 +87,11 @@ bool parent_process::send(const json& message, std::function<void(std::error_cod
 bool parent_process::send(const json& message, handle passed,
                           std::function<void(std::error_code)> on_sent) {
   return impl_->channel().send(message, std::move(passed), std::move(on_sent));
+}
+
+bool parent_process::send_bytes(std::span<const std::byte> bytes,
+                                std::function<void(std::error_code)> on_sent) {
+  return impl_->channel().send_bytes(bytes, std::move(on_sent));
 }
 
 void parent_process::disconnect() { impl_->channel().disconnect(); }

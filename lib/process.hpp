@@ -6,7 +6,7 @@
 #include <optional>
 #include <system_error>
 
-#include "poll.hpp"
+#include "transport/poll.hpp"
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {

@@ -14,7 +14,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 
 #include "codec/msgpack.hpp"
-#include "received_descriptors.hpp"
+#include "transport/received_descriptors.hpp"
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {

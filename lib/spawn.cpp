@@ -1,6 +1,6 @@
 #include "spawn.hpp"
 
-#include "inherited_channel.hpp"  // binary_serialization_name
+#include "inherited_channel.hpp"  // channel_mode_name
 
 #include <fcntl.h>
 #include <signal.h>
@@ -140,7 +140,7 @@ std::vector<std::string> child_environment(const fork_options& options) {
   std::erase_if(env, is_channel_variable);
   env.push_back(std::string(channel_fd_variable) + "=" + std::to_string(channel_fd));
   env.push_back(std::string(serialization_variable) + "=" +
-                (options.serialization == serialization::binary ? binary_serialization_name : "json"));
+                channel_mode_name({options.serialization, options.transport}));
   return env;
 }
 
@@ -180,6 +180,8 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
                           const fork_options& options, captured_output silent_output) {
   if (options.serialization != serialization::json && options.serialization != serialization::binary)
     throw std::invalid_argument("forkipc: unknown serialization in fork_options");
+  if (options.transport != transport::socket && options.transport != transport::shared_memory)
+    throw std::invalid_argument("forkipc: unknown transport in fork_options");
   if (!options.exec_path && !options.exec_args.empty())
     throw std::invalid_argument("forkipc: fork_options::exec_args needs exec_path (the program "
                                 "they are arguments of)");
@@ -214,6 +216,13 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     throw_system_error(errno, "cannot create the channel for " + quoted(program));
   unique_fd parent_end(sockets[0]);
   const unique_fd child_end = move_above_stdio(unique_fd(sockets[1]));
+  // The shared memory goes first on the socket, before the child can look.
+  std::optional<shm_rings> rings;
+  if (options.transport == transport::shared_memory) {
+    unique_fd region;
+    rings.emplace(shm_rings::create(shm_rings::default_capacity, region));
+    byte_stream::send_setup(parent_end.get(), region);
+  }
 
   file_actions actions;
   pipe_ends out, err;
@@ -282,7 +291,7 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(pidfd)), std::move(parent_end), std::move(out.read),
+  return {process(pid, std::move(pidfd)), {std::move(parent_end), std::move(rings)}, std::move(out.read),
           std::move(err.read)};
 }
 

@@ -7,6 +7,7 @@
 #include <forkipc/fork_options.hpp>
 
 #include "process.hpp"
+#include "transport/byte_stream.hpp"  // channel_link
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
@@ -19,7 +20,7 @@ enum class captured_output {
 
 struct spawned_child {
   process child;
-  unique_fd channel;      // the parent's end of the socketpair (close-on-exec)
+  channel_link channel;   // the parent's end of the socketpair (close-on-exec), and the rings
   unique_fd stdout_pipe;  // read ends, for a silent child with captured_output::pipe
   unique_fd stderr_pipe;
 };

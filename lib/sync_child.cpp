@@ -21,6 +21,15 @@ struct child::impl {
     process.send_signal(kill_signal, ignored);
   }
 
+  std::optional<detail::blocking_received> receive(std::chrono::milliseconds timeout) {
+    const detail::deadline until(timeout);
+    for (;;) {
+      if (auto in = channel.receive(detail::deadline::earliest(until, kill_deadline))) return in;
+      if (channel.at_end() || until.passed()) return std::nullopt;
+      enforce_timeout();
+    }
+  }
+
   detail::process process;
   detail::blocking_channel channel;
   int kill_signal;
@@ -46,14 +55,14 @@ void child::send(const json& message) { impl_->channel.send(message); }
 
 void child::send(const json& message, handle h) { impl_->channel.send(message, std::move(h)); }
 
+void child::send_bytes(std::span<const std::byte> bytes) { impl_->channel.send_bytes(bytes); }
+
 std::optional<std::pair<json, handle>> child::receive_with_handle(std::chrono::milliseconds timeout) {
-  const detail::deadline until(timeout);
-  for (;;) {
-    auto in = impl_->channel.receive(detail::deadline::earliest(until, impl_->kill_deadline));
-    if (in) return std::pair{std::move(in->message), std::move(in->passed)};
-    if (impl_->channel.at_end() || until.passed()) return std::nullopt;
-    impl_->enforce_timeout();
-  }
+  return detail::with_handle(impl_->receive(timeout));
+}
+
+std::optional<received> child::receive_any(std::chrono::milliseconds timeout) {
+  return detail::without_handle(impl_->receive(timeout));
 }
 
 std::optional<json> child::receive(std::chrono::milliseconds timeout) {

@@ -7,7 +7,7 @@ namespace forkipc::sync {
 
 struct parent::impl {
   impl(detail::inherited_channel inherited, const channel_options& options)
-      : channel(std::move(inherited.socket), {inherited.mode, options}) {}
+      : channel(std::move(inherited.link), {inherited.mode, options}) {}
 
   detail::blocking_channel channel;
 };
@@ -22,9 +22,11 @@ parent::parent(parent&&) noexcept = default;
 parent& parent::operator=(parent&&) noexcept = default;
 
 std::optional<std::pair<json, handle>> parent::receive_with_handle() {
-  auto in = impl_->channel.receive(detail::deadline{});
-  if (!in) return std::nullopt;
-  return std::pair{std::move(in->message), std::move(in->passed)};
+  return detail::with_handle(impl_->channel.receive(detail::deadline{}));
+}
+
+std::optional<received> parent::receive_any() {
+  return detail::without_handle(impl_->channel.receive(detail::deadline{}));
 }
 
 std::optional<json> parent::receive() {
@@ -36,6 +38,8 @@ std::optional<json> parent::receive() {
 void parent::send(const json& message) { impl_->channel.send(message); }
 
 void parent::send(const json& message, handle h) { impl_->channel.send(message, std::move(h)); }
+
+void parent::send_bytes(std::span<const std::byte> bytes) { impl_->channel.send_bytes(bytes); }
 
 void parent::disconnect() { impl_->channel.close(); }
 

@@ -43,6 +43,9 @@ class write_queue {
   /// byte, and is closed once written (or dropped). Messages may carry several.
   void attach(unique_fd fd) { fds_.push_back({last_start_, std::move(fd)}); }
 
+  /// Where the first unwritten byte is in the stream: how many bytes were written before it.
+  std::uint64_t written() const noexcept { return written_; }
+
   /// Unwritten bytes.
   std::size_t size() const noexcept { return static_cast<std::size_t>(pushed_ - written_); }
   bool empty() const noexcept { return pushed_ == written_; }

@@ -14,11 +14,29 @@ namespace test {
 
 using forkipc::json;
 
+forkipc::transport transport_under_test() {
+  const char* name = std::getenv("FORKIPC_TEST_TRANSPORT");
+  return name != nullptr && std::string_view(name) == "shared_memory" ? forkipc::transport::shared_memory
+                                                                      : forkipc::transport::socket;
+}
+
+forkipc::fork_options on_test_transport(forkipc::fork_options options) {
+  if (!options.exec_path) options.transport = transport_under_test();
+  return options;
+}
+
+std::shared_ptr<forkipc::child_process> fork(boost::asio::io_context& io, std::string module_path,
+                                             std::vector<std::string> args,
+                                             forkipc::fork_options options) {
+  return forkipc::fork(io, std::move(module_path), std::move(args),
+                       on_test_transport(std::move(options)));
+}
+
 // Sends each value to an echo child and checks that it comes back equal, in order.
 void check_round_trips(const std::string& program, const std::vector<json>& values,
                        forkipc::fork_options options) {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, program, {}, options);
+  auto child = test::fork(io, program, {}, options);
   recorder seen(*child);
   for (const json& value : values) child->send(value);
   test::run_until(io, [&] { return seen.messages.size() == values.size() || seen.closed(); });

@@ -17,6 +17,28 @@ namespace test {
 
 using namespace std::chrono_literals;
 
+/// The transport this run of a suite uses: tests/meson.build runs the suites that start forkipc
+/// children a second time with FORKIPC_TEST_TRANSPORT=shared_memory.
+forkipc::transport transport_under_test();
+
+/// options on the run's transport, unless they start the program under an interpreter
+/// (exec_path: a Node script only speaks the socket).
+forkipc::fork_options on_test_transport(forkipc::fork_options options);
+
+/// forkipc::fork on the run's transport: for children built on forkipc. A raw or Node peer is
+/// started with forkipc::fork itself.
+std::shared_ptr<forkipc::child_process> fork(boost::asio::io_context& io, std::string module_path,
+                                             std::vector<std::string> args = {},
+                                             forkipc::fork_options options = {});
+
+/// forkipc::sync::child on the run's transport, as test::fork.
+class sync_child : public forkipc::sync::child {
+ public:
+  explicit sync_child(std::string module_path, std::vector<std::string> args = {},
+                      forkipc::fork_options options = {})
+      : child(std::move(module_path), std::move(args), on_test_transport(std::move(options))) {}
+};
+
 /// The path of a helper program built in tests/helpers/.
 std::string helper(std::string_view name);
 /// The path of a script in tests/scripts/.

@@ -5,11 +5,15 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstddef>
 #include <limits>
+#include <span>
+#include <variant>
 
 using forkipc::json;
 using test::helper;
 using test::recorder;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -78,7 +82,7 @@ TEST_CASE("binary: a large value streamed just before the child ends arrives who
   for (const char* how : {"return", "exit", "disconnect", "sync"}) {
     CAPTURE(how);
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper("last_words"), {how, "binary"}, binary);
+    auto child = test::fork(io, helper("last_words"), {how, "binary"}, binary);
     recorder seen(*child);
     test::run_to_end(io);
     CHECK(seen.errors.empty());
@@ -93,7 +97,7 @@ TEST_CASE("binary: shared-memory values count toward max_message_size, per messa
   forkipc::fork_options options = binary;
   options.max_message_size = 17u << 20;
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  auto child = test::fork(io, helper("echo_async"), {}, options);
   recorder seen(*child);
   child->send(json{{"one", bytes_of(16u << 20, 7)}});                              // fits
   child->send(json::array({bytes_of(9u << 20, 8), bytes_of(9u << 20, 9)}));     // 18 MiB: refused
@@ -116,7 +120,7 @@ TEST_CASE("binary: a child takes values over 64 MiB once it raises its own max_m
   for (const char* program : {"echo_async", "echo_sync"}) {
     CAPTURE(program);
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper(program), {std::to_string(128u << 20)}, options);
+    auto child = test::fork(io, helper(program), {std::to_string(128u << 20)}, options);
     recorder seen(*child);
     child->send(big);
     test::run_until(io, [&] { return seen.messages.size() == 1 || seen.closed(); });
@@ -128,7 +132,7 @@ TEST_CASE("binary: a child takes values over 64 MiB once it raises its own max_m
   }
   // With the default of 64 MiB, the child drops it (an "error" on its side) and goes on.
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  auto child = test::fork(io, helper("echo_async"), {}, options);
   recorder seen(*child);
   child->send(big);
   child->send("after");
@@ -140,7 +144,7 @@ TEST_CASE("binary: a child takes values over 64 MiB once it raises its own max_m
 
 TEST_CASE("binary: doubles travel exactly, NaN and infinities included") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"), {}, binary);
+  auto child = test::fork(io, helper("echo_async"), {}, binary);
   recorder seen(*child);
   const double values[] = {std::nan(""), std::numeric_limits<double>::infinity(),
                            -std::numeric_limits<double>::infinity(), 0.1, -0.0, 5e-324};
@@ -160,7 +164,7 @@ TEST_CASE("binary: a frame over max_message_size is an error and closes the chan
   forkipc::fork_options options = binary;
   options.max_message_size = 1024;
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"), {}, options);
+  auto child = test::fork(io, helper("echo_async"), {}, options);
   recorder seen(*child);
   child->send(std::string(4096, 'x'));  // the child takes it; its echo is too long for us
   child->send("never answered");
@@ -190,7 +194,7 @@ TEST_CASE("binary: a child SIGKILLed mid-transfer leaves no region, descriptor o
   const auto fds_before = test::open_fds();
   for (int round = 0; round < 5; ++round) {
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper("echo_async"), {}, binary);
+    auto child = test::fork(io, helper("echo_async"), {}, binary);
     recorder seen(*child);
     for (int i = 0; i < 4; ++i) child->send(json{{"big", bytes_of(8u << 20, round)}});
     test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
@@ -207,4 +211,97 @@ TEST_CASE("binary: nothing of forkipc's is ever in /dev/shm") {
   // Regions are memfds, which have no name: checked here after the transfers above (doctest runs
   // the cases of a file in order) and by the SIGKILL case.
   CHECK(shm_entries().empty());
+}
+
+namespace {
+
+std::vector<std::byte> as_std_bytes(const json::binary_t& bytes) {
+  const auto* first = reinterpret_cast<const std::byte*>(bytes.data());
+  return {first, first + bytes.size()};
+}
+
+}  // namespace
+
+TEST_CASE("send_bytes: frames come back whole, in order with messages, through both child APIs") {
+  // Sizes on both sides of the ring's and the read buffer's edges, the empty frame included.
+  const std::vector<std::size_t> sizes{0, 1, 16, 4095, 64 * 1024 + 7, 3u << 20};
+  for (const char* program : {"echo_async", "echo_sync"}) {
+    CAPTURE(program);
+    boost::asio::io_context io;
+    auto child = test::fork(io, helper(program), {}, binary);
+    std::vector<std::string> order;  // "m<i>" for a message, "b<size>" for bytes
+    std::vector<std::vector<std::byte>> frames;
+    child->on("message", [&](const json& m) { order.push_back("m" + std::to_string(m["i"].get<int>())); });
+    child->on("bytes", [&](std::span<const std::byte> bytes) {
+      order.push_back("b" + std::to_string(bytes.size()));
+      frames.emplace_back(bytes.begin(), bytes.end());
+    });
+    std::vector<std::string> expected;
+    std::vector<std::vector<std::byte>> sent;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      sent.push_back(as_std_bytes(bytes_of(sizes[i], static_cast<unsigned>(i))));
+      child->send_bytes(sent.back());
+      child->send({{"i", i}});
+      expected.push_back("b" + std::to_string(sizes[i]));
+      expected.push_back("m" + std::to_string(i));
+    }
+    test::run_until(io, [&] { return order.size() == expected.size(); });
+    CHECK(order == expected);
+    CHECK(frames == sent);
+    child->disconnect();
+    test::run_to_end(io);
+  }
+}
+
+TEST_CASE("send_bytes: sync::child sends bytes and receive_any returns them; receive makes them a binary value") {
+  test::sync_child child(helper("echo_sync"), {}, binary);
+  const auto sent = as_std_bytes(bytes_of(100, 7));
+  child.send_bytes(sent);
+  auto received = child.receive_any(30s);
+  REQUIRE(received);
+  const auto* bytes = std::get_if<std::span<const std::byte>>(&*received);
+  REQUIRE(bytes != nullptr);
+  CHECK(std::vector<std::byte>(bytes->begin(), bytes->end()) == sent);
+
+  child.send_bytes(sent);
+  auto as_message = child.receive(30s);
+  REQUIRE(as_message);
+  CHECK(*as_message == json::binary(bytes_of(100, 7)));
+
+  child.send({{"a", 1}});
+  received = child.receive_any(30s);
+  REQUIRE(received);
+  CHECK(std::get<json>(*received) == json{{"a", 1}});
+}
+
+TEST_CASE("send_bytes is refused in json serialization, with a clear error, and nothing is sent") {
+  boost::asio::io_context io;
+  auto child = test::fork(io, helper("echo_async"));
+  const std::byte payload[3]{};
+  try {
+    child->send_bytes(payload);
+    FAIL("send_bytes did not throw");
+  } catch (const forkipc::error& e) {
+    CHECK(e.code() == forkipc::errc::unsupported_serialization);
+    CHECK(std::string(e.what()).find("serialization::binary") != std::string::npos);
+  }
+  test::sync_child sync(helper("echo_sync"));
+  CHECK_THROWS_AS(sync.send_bytes(payload), forkipc::error);
+  recorder seen(*child);
+  child->send({{"after", true}});
+  test::run_until(io, [&] { return !seen.messages.empty(); });
+  CHECK(seen.messages == std::vector<json>{{{"after", true}}});
+  child->disconnect();
+  test::run_to_end(io);
+}
+
+TEST_CASE("a bytes listener cannot listen to messages, nor a message listener to bytes") {
+  boost::asio::io_context io;
+  auto child = test::fork(io, helper("echo_async"), {}, binary);
+  CHECK_THROWS_AS(child->on("message", [](std::span<const std::byte>) {}), std::invalid_argument);
+  CHECK_THROWS_AS(child->on("bytes", [](const json&) {}), std::invalid_argument);
+  CHECK_NOTHROW(child->on("bytes", [](std::span<const std::byte>) {}));
+  CHECK_NOTHROW(child->on("bytes", [] {}));
+  child->disconnect();
+  test::run_to_end(io);
 }

@@ -36,7 +36,7 @@ TEST_CASE("an 8 MiB string makes the round trip") {
 
 TEST_CASE("100k messages arrive in the order they were sent") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   constexpr int count = 100'000;
   int received = 0, out_of_order = 0;
   child->on("message", [&](const json& m) {
@@ -51,7 +51,7 @@ TEST_CASE("100k messages arrive in the order they were sent") {
   test::run_to_end(io);
 
   // And a burst from the child.
-  auto sender = forkipc::fork(io, helper("echo_async"));
+  auto sender = test::fork(io, helper("echo_async"));
   received = 0;
   bool done = false;
   sender->on("message", [&](const json& m) {
@@ -74,7 +74,7 @@ TEST_CASE("event order") {
   boost::asio::io_context io;
 
   SUBCASE("normal exit: spawn, messages, disconnect, exit, close") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     recorder seen(*child);
     child->send({{"do", "exit"}, {"code", 7}});
     test::run_to_end(io);
@@ -87,7 +87,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("kill(): the signal ends it") {
-    auto child = forkipc::fork(io, helper("sleeper"));
+    auto child = test::fork(io, helper("sleeper"));
     recorder seen(*child);
     test::run_until(io, [&] { return !seen.events.empty(); });
     CHECK(child->kill());
@@ -102,7 +102,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("kill() with another signal, before the loop ever ran") {
-    auto child = forkipc::fork(io, helper("sleeper"));
+    auto child = test::fork(io, helper("sleeper"));
     recorder seen(*child);
     CHECK(child->kill(SIGKILL));
     test::run_to_end(io);
@@ -110,7 +110,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("a crash through abort()") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     recorder seen(*child);
     child->send({{"do", "abort"}});
     test::run_to_end(io);
@@ -118,7 +118,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("a crash through SIGSEGV") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     recorder seen(*child);
     child->send({{"do", "segv"}});
     test::run_to_end(io);
@@ -126,20 +126,20 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("timeout sends kill_signal") {
-    auto child = forkipc::fork(io, helper("sleeper"), {}, {.timeout = 100ms});
+    auto child = test::fork(io, helper("sleeper"), {}, {.timeout = 100ms});
     recorder seen(*child);
     test::run_to_end(io);
     CHECK(seen.events == std::vector<std::string>{"spawn", "disconnect", "exit SIG15", "close SIG15"});
     CHECK(child->killed());
 
-    auto hard = forkipc::fork(io, helper("sleeper"), {}, {.timeout = 50ms, .kill_signal = SIGKILL});
+    auto hard = test::fork(io, helper("sleeper"), {}, {.timeout = 50ms, .kill_signal = SIGKILL});
     recorder hard_seen(*hard);
     test::run_to_end(io);
     CHECK(hard_seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit SIG9", "close SIG9"});
   }
 
   SUBCASE("a timeout that does not expire changes nothing") {
-    auto child = forkipc::fork(io, helper("echo_async"), {}, {.timeout = 60s});
+    auto child = test::fork(io, helper("echo_async"), {}, {.timeout = 60s});
     recorder seen(*child);
     child->send({{"do", "exit"}, {"code", 0}});
     test::run_to_end(io);  // returns at once: the timer does not keep the loop alive
@@ -148,7 +148,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("the parent disconnects: the child exits, and close still fires (unlike Node)") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     recorder seen(*child);
     child->send("hello");
     test::run_until(io, [&] { return seen.messages.size() == 1; });
@@ -159,7 +159,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("the parent disconnects at once: what it sent first still arrives") {
-    auto child = forkipc::fork(io, helper("echo_sync"));
+    auto child = test::fork(io, helper("echo_sync"));
     recorder seen(*child);
     child->send("first");
     child->disconnect();
@@ -169,7 +169,7 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("the child disconnects") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     recorder seen(*child);
     child->send(1);
     child->send({{"do", "disconnect"}});
@@ -178,14 +178,14 @@ TEST_CASE("event order") {
   }
 
   SUBCASE("a child that exits without a channel of its own") {
-    auto child = forkipc::fork(io, helper("exit_with"), {"3"});
+    auto child = test::fork(io, helper("exit_with"), {"3"});
     recorder seen(*child);
     test::run_to_end(io);
     CHECK(seen.events == std::vector<std::string>{"spawn", "disconnect", "exit 3", "close 3"});
   }
 
   SUBCASE("once-listeners run once, and listeners may take no arguments") {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     int once = 0, every = 0, closes = 0;
     child->once("message", [&](const json&) { ++once; });
     child->on("message", [&] { ++every; });
@@ -204,7 +204,7 @@ TEST_CASE("after close the listeners are released, so capturing the child does n
   boost::asio::io_context io;
   std::weak_ptr<forkipc::child_process> weak;
   {
-    auto child = forkipc::fork(io, helper("echo_async"));
+    auto child = test::fork(io, helper("echo_async"));
     weak = child;
     child->on("message", [child](const json&) { child->disconnect(); });
     child->send("ping");
@@ -215,7 +215,7 @@ TEST_CASE("after close the listeners are released, so capturing the child does n
 
 TEST_CASE("send after disconnect fails with channel_closed") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   recorder seen(*child);
   child->disconnect();
   std::optional<std::error_code> callback_error;
@@ -236,7 +236,7 @@ TEST_CASE("send after disconnect fails with channel_closed") {
 
 TEST_CASE("on_sent reports each message once it is written") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   std::vector<int> written;
   for (int i = 0; i < 5; ++i)
     CHECK(child->send(i, [&, i](std::error_code ec) {
@@ -251,7 +251,7 @@ TEST_CASE("on_sent reports each message once it is written") {
 
 TEST_CASE("send returns false above the high-water mark, and the message is still queued") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("sleeper"));  // never reads
+  auto child = test::fork(io, helper("sleeper"));  // never reads
   recorder seen(*child);
   const json chunk = std::string(16 * 1024, 'q');
   int sent = 0;
@@ -268,7 +268,7 @@ TEST_CASE("send returns false above the high-water mark, and the message is stil
 
 TEST_CASE("a message that cannot be encoded throws and sends nothing") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   recorder seen(*child);
   CHECK_THROWS_AS(child->send(std::string("bad \xff utf-8")), forkipc::error);
   try {
@@ -329,7 +329,7 @@ TEST_CASE("messages sent just before the child ends reach the parent (Node loses
   for (const char* how : {"return", "exit", "disconnect", "sync"}) {
     CAPTURE(how);
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper("last_words"), {how});
+    auto child = test::fork(io, helper("last_words"), {how});
     recorder seen(*child);
     test::run_to_end(io);
     REQUIRE(seen.messages.size() == 2);
@@ -341,7 +341,7 @@ TEST_CASE("messages sent just before the child ends reach the parent (Node loses
 
 TEST_CASE("a sync::parent child exits when the parent disconnects") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_sync"));
+  auto child = test::fork(io, helper("echo_sync"));
   recorder seen(*child);
   child->send("one");
   test::run_until(io, [&] { return seen.messages.size() == 1; });
@@ -361,7 +361,7 @@ TEST_CASE("the child inherits exactly fds 0-3, and gets the channel variables") 
   for (int fd : {0, 1, 2})  // the parent's own 0-2 may be closed
     if (::fcntl(fd, F_GETFD) >= 0) expected.insert(fd);
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("probe"));
+  auto child = test::fork(io, helper("probe"));
   recorder seen(*child);
   test::run_until(io, [&] { return !seen.messages.empty(); });
   ::close(leaky);
@@ -369,7 +369,8 @@ TEST_CASE("the child inherits exactly fds 0-3, and gets the channel variables") 
   const json report = seen.messages[0];
   CHECK(report["fds"].get<std::set<int>>() == expected);
   CHECK(report["env"]["NODE_CHANNEL_FD"] == "3");
-  CHECK(report["env"]["NODE_CHANNEL_SERIALIZATION_MODE"] == "json");
+  CHECK(report["env"]["NODE_CHANNEL_SERIALIZATION_MODE"] ==
+        (test::transport_under_test() == forkipc::transport::shared_memory ? "forkipc-json-shm" : "json"));
   CHECK(report["env_after_take"]["NODE_CHANNEL_FD"] == false);  // taken, then removed
   child->disconnect();
   test::run_to_end(io);
@@ -437,7 +438,7 @@ TEST_CASE("args, cwd, env, exec_path and exec_args reach the child") {
 
 TEST_CASE("silent: stdout and stderr arrive as events, stdin is empty") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("chatty"), {}, {.silent = true});
+  auto child = test::fork(io, helper("chatty"), {}, {.silent = true});
   recorder seen(*child);
   test::run_to_end(io);
   CHECK(seen.out == "to stdout\n");
@@ -474,7 +475,7 @@ TEST_CASE("a program that cannot be started throws, naming it and why, and leave
                  (dir / "no-such-dir").string());
   expect_failure("x.js", {.exec_path = "forkipc-no-such-interpreter"},
                  std::errc::no_such_file_or_directory, "forkipc-no-such-interpreter");
-  CHECK_THROWS_AS(forkipc::fork(io, helper("probe"), {}, {.exec_args = {"--flag"}}),
+  CHECK_THROWS_AS(test::fork(io, helper("probe"), {}, {.exec_args = {"--flag"}}),
                   std::invalid_argument);
 
   std::filesystem::remove_all(dir);
@@ -488,7 +489,7 @@ TEST_CASE("500 fork/exit cycles leave no zombie and no descriptor behind") {
   int closes = 0;
   const auto cycle = [&](int children) {
     for (int i = 0; i < children; ++i) {
-      auto child = forkipc::fork(io, helper("exit_with"), {std::to_string(i)});
+      auto child = test::fork(io, helper("exit_with"), {std::to_string(i)});
       child->on("close", [&] { ++closes; });
     }
     test::run_to_end(io);
@@ -506,8 +507,8 @@ TEST_CASE("destroying the io_context with children running leaves no process beh
   const auto fds_before = test::open_fds();
   {
     boost::asio::io_context io;
-    auto listening = forkipc::fork(io, helper("echo_async"));  // exits when its channel closes
-    auto stubborn = forkipc::fork(io, helper("sleeper"));      // needs SIGKILL
+    auto listening = test::fork(io, helper("echo_async"));  // exits when its channel closes
+    auto stubborn = test::fork(io, helper("sleeper"));      // needs SIGKILL
     io.run_for(100ms);
   }
   CHECK(test::child_pids().empty());
@@ -516,7 +517,7 @@ TEST_CASE("destroying the io_context with children running leaves no process beh
 
 TEST_CASE("on and once reject unknown events and listeners of the wrong shape") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("exit_with"));
+  auto child = test::fork(io, helper("exit_with"));
   try {
     child->on("mesage", [](const json&) {});
     FAIL("no exception");

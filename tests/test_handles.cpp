@@ -116,7 +116,7 @@ TEST_CASE("a child passes a descriptor back; what it receives is close-on-exec")
   for (const auto mode : both_modes) {
     CAPTURE(name_of(mode));
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper("handle_child"), {}, {.serialization = mode});
+    auto child = test::fork(io, helper("handle_child"), {}, {.serialization = mode});
     recorder seen(*child);
     std::string from_child;
     bool cloexec = false;
@@ -144,7 +144,7 @@ TEST_CASE("a descriptor no listener takes is closed, not leaked") {
   const auto before = test::open_fds();
   {
     boost::asio::io_context io;
-    auto child = forkipc::fork(io, helper("handle_child"));
+    auto child = test::fork(io, helper("handle_child"));
     recorder seen(*child);  // takes messages only
     for (int i = 0; i < 20; ++i) child->send({{"do", "give"}});
     test::run_until(io, [&] { return seen.messages.size() == 20 || seen.closed(); });
@@ -157,7 +157,7 @@ TEST_CASE("a descriptor no listener takes is closed, not leaked") {
 
 TEST_CASE("a handle sent on a closed channel is closed") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("handle_child"));
+  auto child = test::fork(io, helper("handle_child"));
   recorder seen(*child);
   child->disconnect();
   pipe_pair p;

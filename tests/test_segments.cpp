@@ -98,7 +98,7 @@ struct family {
   std::vector<std::unique_ptr<recorder>> seen;
 
   void add(std::vector<std::string> args, forkipc::fork_options options = {}) {
-    children.push_back(forkipc::fork(io, helper("segment_child"), std::move(args), options));
+    children.push_back(test::fork(io, helper("segment_child"), std::move(args), options));
     seen.push_back(std::make_unique<recorder>(*children.back()));
   }
 
@@ -291,7 +291,7 @@ TEST_CASE("sync API: handles go both ways; receive() closes a handle it does not
     CAPTURE(static_cast<int>(mode));
     const std::size_t baseline = test::open_fds().size();
     {
-      forkipc::sync::child child(helper("segment_child"), {"sync"}, {.serialization = mode});
+      test::sync_child child(helper("segment_child"), {"sync"}, {.serialization = mode});
       // From the child: a segment it made.
       child.send({{"do", "make"}, {"value", 42}});
       auto made = child.receive_with_handle(30s);
@@ -339,7 +339,7 @@ TEST_CASE("sync::parent::receive() closes a handle that came with a message") {
   int ends[2];
   REQUIRE(::pipe2(ends, O_CLOEXEC | O_NONBLOCK) == 0);
   const forkipc::handle read_end(ends[0]);
-  forkipc::sync::child child(helper("echo_sync"));
+  test::sync_child child(helper("echo_sync"));
   child.send("with a pipe", forkipc::handle(ends[1]));
   CHECK(child.receive(30s) == "with a pipe");
   char byte;
@@ -360,7 +360,7 @@ TEST_CASE("a child SIGKILLed while it holds the segment and mutexes in it: the p
     auto* holders = memory.construct<counter>("holders")(0);
 
     boost::asio::io_context io;
-    auto holder = forkipc::fork(io, helper("segment_child"), {"async"});
+    auto holder = test::fork(io, helper("segment_child"), {"async"});
     recorder seen(*holder);
     holder->send({{"do", "hold"}}, segment.share());
     test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });

@@ -10,7 +10,7 @@ using namespace std::chrono_literals;
 TEST_CASE("sync::child: send and receive, then disconnect and wait") {
   for (const char* program : {"echo_sync", "echo_async"}) {
     CAPTURE(program);
-    forkipc::sync::child child(helper(program));
+    test::sync_child child(helper(program));
     CHECK(child.pid() > 0);
     child.send({{"hello", "世界"}});
     child.send(std::string(3u << 20, 'm'));  // larger than the socket's buffer
@@ -25,7 +25,7 @@ TEST_CASE("sync::child: send and receive, then disconnect and wait") {
 }
 
 TEST_CASE("sync::child: receive gives up after its timeout") {
-  forkipc::sync::child child(helper("echo_sync"));
+  test::sync_child child(helper("echo_sync"));
   const auto start = std::chrono::steady_clock::now();
   CHECK(child.receive(100ms) == std::nullopt);
   const auto waited = std::chrono::steady_clock::now() - start;
@@ -36,7 +36,7 @@ TEST_CASE("sync::child: receive gives up after its timeout") {
 }
 
 TEST_CASE("sync::child: kill, and the signal comes back from wait") {
-  forkipc::sync::child child(helper("sleeper"));
+  test::sync_child child(helper("sleeper"));
   CHECK(child.kill(SIGKILL));
   CHECK(child.wait() == std::pair<std::optional<int>, std::optional<int>>{std::nullopt, SIGKILL});
   CHECK_FALSE(child.kill());  // gone
@@ -44,10 +44,10 @@ TEST_CASE("sync::child: kill, and the signal comes back from wait") {
 }
 
 TEST_CASE("sync::child: the timeout option kills a child that runs too long") {
-  forkipc::sync::child waited(helper("sleeper"), {}, {.timeout = 100ms});
+  test::sync_child waited(helper("sleeper"), {}, {.timeout = 100ms});
   CHECK(waited.wait() == std::pair<std::optional<int>, std::optional<int>>{std::nullopt, SIGTERM});
 
-  forkipc::sync::child received(helper("sleeper"), {}, {.timeout = 100ms, .kill_signal = SIGKILL});
+  test::sync_child received(helper("sleeper"), {}, {.timeout = 100ms, .kill_signal = SIGKILL});
   CHECK(received.receive() == std::nullopt);  // the kill ends the channel too
   CHECK(received.wait().second == SIGKILL);
 }
@@ -73,9 +73,9 @@ TEST_CASE("sync::child: a bad line throws, and the next receive goes on") {
 TEST_CASE("sync::child: the destructor leaves no zombie, even for a child that ignores its channel") {
   const auto fds_before = test::open_fds();
   {
-    forkipc::sync::child polite(helper("echo_sync"));  // exits once disconnected
-    forkipc::sync::child stubborn(helper("sleeper"));  // needs the SIGKILL
-    forkipc::sync::child finished(helper("exit_with"), {"4"});
+    test::sync_child polite(helper("echo_sync"));  // exits once disconnected
+    test::sync_child stubborn(helper("sleeper"));  // needs the SIGKILL
+    test::sync_child finished(helper("exit_with"), {"4"});
     CHECK(finished.wait().first == 4);
   }
   CHECK(test::child_pids().empty());
@@ -90,7 +90,7 @@ TEST_CASE("sync::child: a program that cannot be started throws and leaves nothi
 }
 
 TEST_CASE("sync::child is movable") {
-  forkipc::sync::child first(helper("echo_sync"));
+  test::sync_child first(helper("echo_sync"));
   forkipc::sync::child second = std::move(first);
   second.send("moved");
   CHECK(second.receive(30s) == "moved");

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 TEST_CASE("child_process::send from four threads while the loop runs: every message arrives, each thread's in order") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   recorder seen(*child);
   constexpr int threads = 4, count = 2000;
   std::atomic<int> written{0};
@@ -45,7 +45,7 @@ TEST_CASE("child_process::send from four threads while the loop runs: every mess
 
 TEST_CASE("kill from another thread while another sends: the child ends, close comes once, late sends fail cleanly") {
   boost::asio::io_context io;
-  auto child = forkipc::fork(io, helper("echo_async"));
+  auto child = test::fork(io, helper("echo_async"));
   recorder seen(*child);
   std::atomic<int> arrived{0};
   child->on("message", [&] { arrived.fetch_add(1); });
@@ -82,7 +82,7 @@ TEST_CASE("kill from another thread while another sends: the child ends, close c
 TEST_CASE("parent_process::send from four threads of a child: every message arrives, each thread's in order") {
   boost::asio::io_context io;
   constexpr int threads = 4, count = 1000;
-  auto child = forkipc::fork(io, helper("threaded_sender"), {std::to_string(threads), std::to_string(count)});
+  auto child = test::fork(io, helper("threaded_sender"), {std::to_string(threads), std::to_string(count)});
   recorder seen(*child);
   test::run_until(io, [&] { return (!seen.messages.empty() && seen.messages.back().contains("done")) || seen.closed(); });
   REQUIRE(seen.messages.size() == std::size_t{threads * count + 1});
@@ -100,7 +100,7 @@ TEST_CASE("parent_process::send from four threads of a child: every message arri
 }
 
 TEST_CASE("sync::child::kill from another thread ends a send that blocks on a child that does not read") {
-  forkipc::sync::child child(helper("sleeper"));
+  test::sync_child child(helper("sleeper"));
   const json big = std::string(std::size_t{16} << 20, 'b');
   std::thread killer([&] { child.kill(SIGKILL); });  // whether send has begun to block or not
   try {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,6 +31,7 @@ namespace forkipc {
 /// |--------------|-----------------------------------------------------------|------|
 /// | "spawn"      | void()                                                    | the child started: always first |
 /// | "message"    | void(const json&[, forkipc::handle])                      | a message arrived, in the order sent |
+/// | "bytes"      | void(std::span<const std::byte>)                          | the child's send_bytes(), in order with messages; the span is valid during the call |
 /// | "stdout"     | void(std::string_view)                                    | output of a `silent` child, as it comes |
 /// | "stderr"     | void(std::string_view)                                    | likewise for its stderr |
 /// | "disconnect" | void()                                                    | the channel closed, from either side |
@@ -75,6 +77,13 @@ class child_process : public std::enable_shared_from_this<child_process> {
   /// can use).
   bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
 
+  /// Queues bytes for the child as one frame, delivered whole to its "bytes" listeners (no JSON
+  /// on either side: for a format of your own, such as protobuf or packed structs), in order
+  /// with messages. Returns and reports as send(). Needs serialization::binary: throws
+  /// forkipc::error (errc::unsupported_serialization) in json serialization, and
+  /// (errc::unencodable_message) for more than 4 GiB; nothing is sent then.
+  bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent = {});
+
   /// Adds listener to event. Throws std::invalid_argument, naming the valid choices, for an
   /// unknown event or a listener that cannot take the event's arguments.
   template <class F>
@@ -112,7 +121,8 @@ class child_process : public std::enable_shared_from_this<child_process> {
                                              std::vector<std::string>, fork_options);
   class impl;
 
-  detail::emitter<detail::events::spawn, detail::events::message, detail::events::disconnect,
+  detail::emitter<detail::events::spawn, detail::events::message, detail::events::bytes,
+                  detail::events::disconnect,
                   detail::events::exit, detail::events::close, detail::events::error,
                   detail::events::stdout_data, detail::events::stderr_data>
       events_;

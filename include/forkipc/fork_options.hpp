@@ -12,6 +12,7 @@
 
 #include <forkipc/channel_options.hpp>
 #include <forkipc/serialization.hpp>
+#include <forkipc/transport.hpp>
 
 namespace forkipc {
 
@@ -42,6 +43,10 @@ struct fork_options {
 
   /// The wire format of the channel.
   forkipc::serialization serialization = forkipc::serialization::json;
+
+  /// What the channel's bytes travel through: the socket (any peer, Node included), or shared
+  /// memory (a forkipc child only; see forkipc::transport). The child needs no code for it.
+  forkipc::transport transport = forkipc::transport::socket;
 
   /// 0: none. Otherwise the child is sent kill_signal once it has run this long.
   std::chrono::milliseconds timeout{0};

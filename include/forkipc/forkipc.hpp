@@ -16,3 +16,4 @@
 #include <forkipc/shared_segment.hpp>
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>
+#include <forkipc/transport.hpp>

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -24,6 +25,7 @@ bool has_parent() noexcept;
 /// | event        | listener                    | when |
 /// |--------------|-----------------------------|------|
 /// | "message"    | void(const json&[, handle]) | a message from the parent, in the order sent |
+/// | "bytes"      | void(std::span<const std::byte>) | the parent's send_bytes(), in order with messages; valid during the call |
 /// | "disconnect" | void()                      | the channel closed, from either side: last event |
 /// | "error"      | void(const forkipc::error&) | bad input from the parent, a failed send |
 ///
@@ -47,6 +49,9 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   /// As child_process::send(message, passed, on_sent): passes a descriptor to the parent.
   bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
 
+  /// As child_process::send_bytes(): a frame for the parent's "bytes" listeners.
+  bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent = {});
+
   template <class F>
   parent_process& on(std::string_view event, F&& listener) {
     events_.add(event, std::forward<F>(listener), false);
@@ -69,7 +74,8 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   friend std::shared_ptr<parent_process> parent(boost::asio::io_context&, const channel_options&);
   class impl;
 
-  detail::emitter<detail::events::message, detail::events::disconnect, detail::events::error>
+  detail::emitter<detail::events::message, detail::events::bytes, detail::events::disconnect,
+                  detail::events::error>
       events_;
   std::unique_ptr<impl> impl_;
 };

@@ -15,14 +15,13 @@ std::uint32_t read_length(std::string_view header) noexcept {
   return n;
 }
 
-}  // namespace
-
-void encode_binary_frame(const json& message, std::string& out, binary_spill* spill,
-                         std::size_t max_depth) {
+// Appends a frame whose body write_body(out) appends, leaving out as it was if it throws.
+template <class WriteBody>
+void append_frame(std::string& out, WriteBody&& write_body) {
   const std::size_t start = out.size();
   out.append(header_size, '\0');
   try {
-    write_msgpack(message, out, spill, max_depth);
+    write_body(out);
   } catch (...) {
     out.resize(start);
     throw;
@@ -35,6 +34,20 @@ void encode_binary_frame(const json& message, std::string& out, binary_spill* sp
   }
   for (std::size_t i = 0; i < header_size; ++i)
     out[start + i] = static_cast<char>(length >> (8 * (header_size - 1 - i)));
+}
+
+}  // namespace
+
+void encode_binary_frame(const json& message, std::string& out, binary_spill* spill,
+                         std::size_t max_depth) {
+  append_frame(out, [&](std::string& body) { write_msgpack(message, body, spill, max_depth); });
+}
+
+void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out) {
+  append_frame(out, [&](std::string& body) {
+    write_msgpack_ext_header(bytes.size(), raw_bytes_ext, body);
+    body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  });
 }
 
 std::optional<decoded> binary_frame_decoder::next() {
@@ -59,6 +72,7 @@ std::optional<decoded> binary_frame_decoder::next() {
   // The body's bytes stay where they are until the next prepare(), so consuming first is safe.
   buffer_.consume(header_size + length);
   if (length == 0) return error(errc::malformed_message, "received an empty binary frame");
+  if (auto bytes = msgpack_ext_payload(body, raw_bytes_ext)) return raw_bytes{*bytes};
   json value;
   if (fetch_ != nullptr) fetch_->begin_message(last_span_);
   const auto problem = read_msgpack(body, value, fetch_, max_nesting_depth_);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -19,6 +21,11 @@ namespace forkipc::detail {
 /// Throws error(errc::unencodable_message), leaving out as it was.
 void encode_binary_frame(const json& message, std::string& out, binary_spill* spill = nullptr,
                          std::size_t max_depth = channel_options{}.max_nesting_depth);
+
+/// Appends bytes as one frame of raw bytes (send_bytes): the body is a single MessagePack
+/// extension value of type raw_bytes_ext, which decodes to raw_bytes without any JSON value.
+/// Throws error(errc::unencodable_message), leaving out as it was, past 4 GiB.
+void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out);
 
 /// Splits a byte stream into frames and decodes each, in place in its buffer.
 ///

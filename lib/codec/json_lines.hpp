@@ -32,8 +32,14 @@ struct internal_message {
   json value;
 };
 
-/// What one message decodes to: a message, an internal message, or what was wrong with it.
-using decoded = std::variant<json, internal_message, error>;
+/// Bytes a peer sent with send_bytes (binary serialization only): a view of the decoder's
+/// buffer, valid until the decoder is fed or asked for the next message.
+struct raw_bytes {
+  std::string_view bytes;
+};
+
+/// What one message decodes to: a message, an internal message, bytes, or what was wrong.
+using decoded = std::variant<json, internal_message, raw_bytes, error>;
 
 /// value as a message or, when is_internal_message(value), as an internal one.
 decoded classify(json&& value);

@@ -106,10 +106,10 @@ void put_ext_header(std::string& out, std::size_t n, std::uint8_t type) {
 }
 
 void put_binary(std::string& out, const json::binary_t& bytes, binary_spill* spill) {
-  if (bytes.has_subtype() && bytes.subtype() == out_of_band_ext) {
+  if (bytes.has_subtype() && (bytes.subtype() == out_of_band_ext || bytes.subtype() == raw_bytes_ext)) {
     throw error(errc::unencodable_message,
-                "cannot encode the message: binary subtype " + std::to_string(out_of_band_ext) +
-                    " is reserved by forkipc");
+                "cannot encode the message: binary subtypes " + std::to_string(raw_bytes_ext) + " and " +
+                    std::to_string(out_of_band_ext) + " are reserved by forkipc");
   }
   if (spill != nullptr && bytes.size() >= spill->threshold()) {
     std::string reference;
@@ -402,6 +402,30 @@ class reader {
 };
 
 }  // namespace
+
+void write_msgpack_ext_header(std::size_t n, std::uint8_t type, std::string& out) { put_ext_header(out, n, type); }
+
+std::optional<std::string_view> msgpack_ext_payload(std::string_view body, std::uint8_t type) noexcept {
+  if (body.size() < 2) return std::nullopt;
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(body[i]); };
+  std::size_t header = 0, n = 0;
+  switch (byte(0)) {
+    case 0xD4: header = 2, n = 1; break;
+    case 0xD5: header = 2, n = 2; break;
+    case 0xD6: header = 2, n = 4; break;
+    case 0xD7: header = 2, n = 8; break;
+    case 0xD8: header = 2, n = 16; break;
+    case 0xC7: header = 3, n = body.size() >= 3 ? byte(1) : 0; break;
+    case 0xC8: header = 4, n = body.size() >= 4 ? (std::size_t{byte(1)} << 8 | byte(2)) : 0; break;
+    case 0xC9:
+      header = 6;
+      n = body.size() >= 6 ? (std::size_t{byte(1)} << 24 | std::size_t{byte(2)} << 16 | std::size_t{byte(3)} << 8 | byte(4)) : 0;
+      break;
+    default: return std::nullopt;
+  }
+  if (body.size() != header + n || byte(header - 1) != type) return std::nullopt;
+  return body.substr(header);
+}
 
 void write_msgpack(const json& value, std::string& out, binary_spill* spill, std::size_t max_depth) {
   msgpack_writer writer{out, spill};

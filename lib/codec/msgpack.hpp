@@ -21,6 +21,11 @@ namespace forkipc::detail {
 /// binary value with this subtype cannot be sent.
 inline constexpr std::uint8_t out_of_band_ext = 127;
 
+/// The MessagePack extension type that marks a frame whose whole body is bytes sent with
+/// send_bytes (never a JSON value); like out_of_band_ext, a user's binary value with this
+/// subtype cannot be sent.
+inline constexpr std::uint8_t raw_bytes_ext = 126;
+
 /// The sender's side of out-of-band binaries: what write_msgpack hands a large binary value to.
 class binary_spill {
  public:
@@ -53,7 +58,7 @@ class binary_fetch {
 /// unsigned), every double as float 64, binary values without a subtype as bin, with one as ext.
 /// Binary values of spill->threshold() bytes and more go to spill (when not null). Throws
 /// error(errc::unencodable_message) for a string that is not valid UTF-8, a binary value with
-/// the subtype out_of_band_ext, or a value nested more than max_depth levels deep; out may then
+/// the subtype out_of_band_ext or raw_bytes_ext, or a value nested more than max_depth levels deep; out may then
 /// hold part of the encoding (the caller truncates it). Never recurses.
 void write_msgpack(const json& value, std::string& out, binary_spill* spill = nullptr,
                    std::size_t max_depth = channel_options{}.max_nesting_depth);
@@ -64,6 +69,13 @@ struct msgpack_error {
   errc code;
   std::string why;
 };
+
+/// Appends the header of an extension value of n bytes of type type (fixext forms for 1, 2, 4,
+/// 8 and 16 bytes, else ext 8/16/32). Throws error(errc::unencodable_message) past 4 GiB.
+void write_msgpack_ext_header(std::size_t n, std::uint8_t type, std::string& out);
+
+/// When body is exactly one extension value of type type, its payload.
+std::optional<std::string_view> msgpack_ext_payload(std::string_view body, std::uint8_t type) noexcept;
 
 /// Reads bytes, which must be exactly one MessagePack value, into out. Returns nullopt, or what
 /// was wrong: truncated or trailing bytes, a reserved type byte, a map key that is not a string,

@@ -58,7 +58,7 @@ std::string encoded(const json& value) {
 }
 
 struct outcome {
-  std::size_t kind;  // 0 message, 1 internal, 2 error
+  std::size_t kind;  // the decoded variant's index: message, internal, bytes, error
   std::string frame;
   int code = 0;
   bool operator==(const outcome&) const = default;
@@ -69,7 +69,8 @@ void drain(binary_frame_decoder& decoder, std::vector<outcome>& out) {
     switch (d->index()) {
       case 0: out.push_back({0, encoded(std::get<0>(*d))}); break;
       case 1: out.push_back({1, encoded(std::get<1>(*d).value)}); break;
-      default: out.push_back({2, {}, std::get<2>(*d).code().value()});
+      case 2: out.push_back({2, std::string(std::get<2>(*d).bytes.begin(), std::get<2>(*d).bytes.end())}); break;
+      default: out.push_back({3, {}, std::get<3>(*d).code().value()});
     }
   }
 }
@@ -101,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(whole == decode(stream, max, piece));
 
   for (const outcome& o : whole) {
-    if (o.kind == 2) continue;
+    if (o.kind >= 2) continue;  // bytes and errors: nothing to encode again
     binary_frame_decoder again(o.frame.size());
     again.feed(o.frame);
     auto d = again.next();

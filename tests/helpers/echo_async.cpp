@@ -1,4 +1,5 @@
-// A child on forkipc::parent(io): answers every message with itself, but obeys the objects with
+// A child on forkipc::parent(io): answers every message with itself (and every frame of bytes,
+// with send_bytes), but obeys the objects with
 // a "do" member:
 //   {"do": "exit", "code": N}    send {"bye": N}, then std::exit(N) (what is queued must arrive)
 //   {"do": "disconnect"}         disconnect; io.run() then returns and the child exits 0
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   forkipc::channel_options options;
   if (argc > 1) options.max_message_size = std::stoull(argv[1]);
   auto parent = forkipc::parent(io, options);
+  parent->on("bytes", [&](std::span<const std::byte> bytes) { parent->send_bytes(bytes); });
   parent->on("message", [&](const forkipc::json& m) {
     if (!m.is_object() || !m.contains("do")) {
       parent->send(m);

@@ -18,6 +18,46 @@ namespace forkipc::detail {
                                       std::initializer_list<std::string_view> valid_names);
 [[noreturn]] void throw_listener_mismatch(std::string_view name, std::string_view signature);
 
+/// The declared type of F's first parameter (F a function pointer, or a class with one
+/// non-template operator()); void when F takes none or its parameters are deduced (auto).
+template <class F, class = void>
+struct first_parameter {
+  using type = void;
+};
+template <class R, class A, class... More>
+struct first_parameter<R (*)(A, More...)> {
+  using type = A;
+};
+template <class C, class R, class A, class... More>
+struct first_parameter<R (C::*)(A, More...)> {
+  using type = A;
+};
+template <class C, class R, class A, class... More>
+struct first_parameter<R (C::*)(A, More...) const> {
+  using type = A;
+};
+template <class C, class R, class A, class... More>
+struct first_parameter<R (C::*)(A, More...) noexcept> {
+  using type = A;
+};
+template <class C, class R, class A, class... More>
+struct first_parameter<R (C::*)(A, More...) const noexcept> {
+  using type = A;
+};
+template <class F>
+struct first_parameter<F, std::void_t<decltype(&F::operator())>>
+    : first_parameter<decltype(&F::operator())> {};
+
+/// true when Event names a parameter type its listeners must not declare (Event::refused),
+/// and F declares it: json and std::span<const std::byte> convert into each other implicitly,
+/// so "does F accept the arguments" alone would let a bytes listener listen to messages.
+template <class Event, class F, class = void>
+struct refuses_listener : std::false_type {};
+template <class Event, class F>
+struct refuses_listener<Event, F, std::void_t<typename Event::refused>>
+    : std::is_same<std::remove_cvref_t<typename first_parameter<std::decay_t<F>>::type>,
+                   typename Event::refused> {};
+
 /// The listeners of one event. Emitting works on a snapshot, so a listener may add listeners
 /// (they see the next emission, not this one) or be a once-listener without disturbing the loop.
 template <class... Args>
@@ -159,7 +199,7 @@ class emitter {
   template <class Event, class F>
   bool try_add(std::string_view name, F& listener, bool once) {
     if (name != Event::name) return false;
-    if constexpr (Event::list::template accepts<F>) {
+    if constexpr (Event::list::template accepts<F> && !refuses_listener<Event, F>::value) {
       list<Event>().add(std::forward<F>(listener), once);
     } else {
       throw_listener_mismatch(Event::name, Event::signature);

@@ -1,7 +1,9 @@
 // The events child_process and parent_process emit, with their names and listener signatures.
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <forkipc/detail/events.hpp>
@@ -23,6 +25,14 @@ struct message {
       "void(const forkipc::json& message[, forkipc::handle passed])";
   // The first listener taking the handle owns it; the rest see an empty one.
   using list = listener_list<const json&, forkipc::handle&&>;
+  using refused = std::span<const std::byte>;  // a "bytes" listener
+};
+
+struct bytes {
+  static constexpr std::string_view name = "bytes";
+  static constexpr std::string_view signature = "void(std::span<const std::byte> bytes)";
+  using list = listener_list<std::span<const std::byte>>;
+  using refused = json;  // a "message" listener
 };
 
 struct disconnect {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <forkipc/fork_options.hpp>
 #include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
+#include <forkipc/sync/received.hpp>
 
 namespace forkipc {
 namespace sync {
@@ -41,6 +43,11 @@ class child {
   /// dup() first to keep one (shared_segment::share() gives a new one).
   void send(const json& message, handle h);
 
+  /// Returns once bytes are written as one frame, which the child receives whole (its "bytes"
+  /// event, or receive_any()). Throws forkipc::error as send() does, and
+  /// errc::unsupported_serialization in json serialization, which carries only JSON text.
+  void send_bytes(std::span<const std::byte> bytes);
+
   /// The next message; nullopt once the channel is closed, or when timeout passes first. Throws
   /// forkipc::error for bad input from the child (the channel goes on after it). A handle the
   /// child passed with the message is closed: take it with receive_with_handle().
@@ -50,6 +57,11 @@ class child {
   /// came. Received handles are close-on-exec. nullopt as for receive(), which it otherwise is.
   std::optional<std::pair<json, handle>> receive_with_handle(
       std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+  /// The next message (a handle that came with it is closed) or frame of bytes the child sent
+  /// with send_bytes(); nullopt as for receive(). receive() and receive_with_handle() return a
+  /// frame of bytes as a message holding one binary value (json::binary_t), copied.
+  std::optional<received> receive_any(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
   /// Closes the channel; the child sees its end.
   void disconnect();

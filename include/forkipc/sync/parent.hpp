@@ -3,11 +3,13 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include <forkipc/channel_options.hpp>
 #include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
+#include <forkipc/sync/received.hpp>
 
 namespace forkipc {
 namespace sync {
@@ -34,6 +36,12 @@ class parent {
   /// parent disconnected. Throws as receive() does.
   std::optional<std::pair<json, handle>> receive_with_handle();
 
+  /// The next message (a handle that came with it is closed) or frame of bytes the parent sent
+  /// with send_bytes(); nullopt once the parent disconnected. receive() and
+  /// receive_with_handle() return a frame of bytes as a message holding one binary value
+  /// (json::binary_t), copied.
+  std::optional<received> receive_any();
+
   /// Returns once the message is written. Throws forkipc::error: errc::channel_closed when the
   /// parent is gone, errc::unencodable_message for a message that cannot be encoded.
   void send(const json& message);
@@ -42,6 +50,11 @@ class parent {
   /// in json serialization). This process's copy is closed once sent, or when the send fails;
   /// dup() first to keep one (shared_segment::share() gives a new one).
   void send(const json& message, handle h);
+
+  /// Returns once bytes are written as one frame, which the parent receives whole (its "bytes"
+  /// event, or receive_any()). Throws forkipc::error as send() does, and
+  /// errc::unsupported_serialization in json serialization, which carries only JSON text.
+  void send_bytes(std::span<const std::byte> bytes);
 
   /// Closes the channel.
   void disconnect();

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "codec/receive_buffer.hpp"
-#include "received_descriptors.hpp"
+#include "transport/received_descriptors.hpp"
 #include "unique_fd.hpp"
 #include "write_queue.hpp"
 

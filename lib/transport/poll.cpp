@@ -1,4 +1,4 @@
-#include "poll.hpp"
+#include "transport/poll.hpp"
 
 #include <poll.h>
 

@@ -1,4 +1,4 @@
-#include "received_descriptors.hpp"
+#include "transport/received_descriptors.hpp"
 
 #include <utility>
 

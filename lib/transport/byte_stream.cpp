@@ -1,0 +1,279 @@
+#include "transport/byte_stream.hpp"
+
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <forkipc/error.hpp>
+
+#include "transport/socket_io.hpp"
+
+namespace forkipc::detail {
+namespace {
+
+// The bytes of the socket's control protocol on the shared-memory transport.
+constexpr char wake_byte = 'W';
+constexpr char record_byte = 'R';   // then the position, 8 bytes little-endian; descriptors attached
+constexpr char setup_byte = 'S';    // the region, from the parent, before the child starts
+constexpr std::size_t record_size = 9;
+constexpr std::size_t max_fds_per_record = 253;  // the kernel's SCM_MAX_FD
+
+using clock = std::chrono::steady_clock;
+
+// One sendmsg of bytes with fds attached; 0, or errno.
+int send_with_fds(int socket, std::string_view bytes, std::span<const int> fds) {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(fds.size() * sizeof(int)), 0);
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(header), fds.data(), fds.size() * sizeof(int));
+  }
+  for (;;) {
+    const ssize_t sent = ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(bytes.size())) return 0;
+    if (sent >= 0) return EPROTO;  // a record never splits on a socket with room: it did not go
+    if (errno != EINTR) return errno == EWOULDBLOCK ? EAGAIN : errno;
+  }
+}
+
+[[noreturn]] void throw_corrupt(const std::string& what) {
+  throw error(errc::malformed_message, "the peer broke the shared-memory channel's socket: " + what);
+}
+
+// Spins one step: a pause, and now and then the CPU to whoever else wants it, so that a peer on
+// the same CPU runs at once.
+void relax(unsigned step) noexcept {
+  if (step % 4 == 0) {
+    ::sched_yield();
+  } else {
+    __builtin_ia32_pause();
+  }
+}
+
+}  // namespace
+
+// ---- writing ----
+
+int byte_stream::write(write_queue& queue, std::vector<write_queue::callback>& completed) {
+  if (!rings_) return send_queued(socket_, queue, completed);
+  if (peer_closed_) return EPIPE;
+  return write_to_ring(queue, completed);
+}
+
+int byte_stream::write_to_ring(write_queue& queue, std::vector<write_queue::callback>& completed) {
+  std::array<iovec, 64> iov;
+  bool wrote = false;
+  int result = 0;
+  while (!queue.empty()) {
+    if (const std::vector<int> fds = queue.fds_at_front(); !fds.empty() && recorded_at_ != queue.written()) {
+      // The record goes first: the consumer looks at the socket before it reads the bytes.
+      char record[record_size] = {record_byte};
+      const std::uint64_t position = queue.written();
+      for (std::size_t i = 0; i < 8; ++i) record[1 + i] = static_cast<char>(position >> (8 * i));
+      if ((result = send_with_fds(socket_, std::string_view(record, record_size), fds)) != 0) break;
+      rings_->count_record_sent();
+      recorded_at_ = position;
+    }
+    const std::size_t n = rings_->write(std::span<const iovec>(iov.data(), queue.gather(iov)));
+    if (n == 0) {
+      result = ring_full;
+      break;
+    }
+    wrote = true;
+    queue.consume(n, completed);
+  }
+  if (wrote && rings_->take_consumer_sleeping()) wake_peer();
+  return result;
+}
+
+void byte_stream::wake_peer() noexcept {
+  // Failing is fine: a full socket holds wake-ups already, and a closed one wakes the peer too.
+  (void)::send(socket_, &wake_byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+// ---- reading ----
+
+long byte_stream::read(receive_buffer& buffer, received_descriptors& fds, std::size_t read_size) {
+  if (!rings_) return receive_some(socket_, buffer, fds, read_size);
+  // What is published now, then the records: the producer counts a record before it publishes
+  // the bytes that need it, so every record those bytes need is due by now.
+  const std::size_t published = rings_->readable();
+  if (rings_->take_records_due()) drain_socket();
+  {
+    std::lock_guard lock(records_mutex_);
+    for (record& r : records_)
+      for (unique_fd& fd : r.fds) fds.add({r.position, r.position + 1}, std::move(fd));
+    records_.clear();
+  }
+  const std::size_t wanted = std::min(published, read_size);
+  const std::size_t n = wanted == 0 ? 0 : rings_->read(buffer.prepare(wanted).first(wanted));
+  buffer.commit(n);
+  if (n > 0) {
+    if (rings_->take_producer_waiting()) wake_peer();
+    return static_cast<long>(n);
+  }
+  if (!peer_closed_) return -EAGAIN;
+  // The socket ended after the look at the ring: the peer may have published its last bytes
+  // between the two, and they come before the end.
+  if (rings_->readable() > 0) return read(buffer, fds, read_size);
+  return 0;
+}
+
+void byte_stream::drain_socket() {
+  std::lock_guard lock(records_mutex_);
+  char bytes[4096];
+  alignas(cmsghdr) char control[CMSG_SPACE(max_fds_per_record * sizeof(int))];
+  for (;;) {
+    iovec iov{bytes, sizeof bytes};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t got = ::recvmsg(socket_, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (got <= 0) {  // the end, or ECONNRESET and the like
+      peer_closed_ = true;
+      return;
+    }
+    std::vector<unique_fd> passed;
+    for (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr; h = CMSG_NXTHDR(&message, h)) {
+      if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+      for (std::size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+        passed.emplace_back(fd);
+      }
+    }
+    // The kernel ends a read after a write that passed descriptors: they belong to the last
+    // record that starts in this read (or, cut off at its end, in the next one).
+    const std::size_t read_start = control_.size();
+    control_.append(bytes, static_cast<std::size_t>(got));
+    std::optional<std::size_t> started_here;  // the last whole record that starts in this read
+    bool cut_off_here = false;                // a record starting in this read is cut off at its end
+    std::size_t i = 0;
+    while (i < control_.size()) {
+      if (control_[i] == wake_byte) {
+        ++i;
+        continue;
+      }
+      if (control_[i] != record_byte)
+        throw_corrupt("an unknown control byte " + std::to_string(static_cast<unsigned char>(control_[i])));
+      if (control_.size() - i < record_size) {
+        cut_off_here = i >= read_start;
+        break;
+      }
+      std::uint64_t position = 0;
+      for (std::size_t k = 0; k < 8; ++k)
+        position |= std::uint64_t{static_cast<unsigned char>(control_[i + 1 + k])} << (8 * k);
+      records_.push_back({position, std::exchange(pending_fds_, {})});
+      if (i >= read_start) started_here = records_.size() - 1;
+      i += record_size;
+    }
+    control_.erase(0, i);
+    if (passed.empty()) continue;
+    // The kernel ends a read after a write that passed descriptors: they belong to the last
+    // record that starts in this read, whole or cut off at its end. Without one, they are
+    // strays, given a position before any message, so that the next one closes and reports them.
+    if (cut_off_here) {
+      pending_fds_ = std::move(passed);
+    } else if (started_here) {
+      for (unique_fd& fd : passed) records_[*started_here].fds.push_back(std::move(fd));
+    } else {
+      records_.push_back({0, std::move(passed)});
+    }
+  }
+}
+
+// ---- waiting ----
+
+bool byte_stream::has_input() const { return rings_->readable() > 0; }
+
+bool byte_stream::spin_for_input(clock::time_point until) const {
+  for (unsigned step = 1;; ++step) {
+    if (has_input()) return true;
+    if (step % 16 == 0 && clock::now() >= until) return false;
+    relax(step);
+  }
+}
+
+bool byte_stream::prepare_to_sleep() { return rings_->prepare_to_sleep() || peer_closed_; }
+
+void byte_stream::awake() noexcept { rings_->awake(); }
+
+bool byte_stream::prepare_to_wait_for_space() { return rings_->wait_for_space() || peer_closed_; }
+
+bool byte_stream::wait_readable(const deadline& until) {
+  if (!rings_) return detail::wait_readable(socket_, until);
+  if (peer_closed_ || spin_for_input(clock::now() + spin_window)) return true;
+  for (;;) {
+    if (prepare_to_sleep()) {
+      awake();
+      return true;
+    }
+    const bool woken = detail::wait_readable(socket_, until);
+    awake();
+    if (!woken) return false;
+    drain_socket();
+    if (peer_closed_ || has_input()) return true;
+  }
+}
+
+bool byte_stream::wait_writable(int write_result, const deadline& until) {
+  if (!rings_ || write_result != ring_full) return detail::wait_writable(socket_, until);
+  for (;;) {
+    if (prepare_to_wait_for_space()) return true;
+    if (!detail::wait_readable(socket_, until)) return false;
+    drain_socket();
+  }
+}
+
+// ---- setting up ----
+
+void byte_stream::send_setup(int socket, const unique_fd& region) {
+  const int fd = region.get();
+  if (const int failed = send_with_fds(socket, std::string_view(&setup_byte, 1), std::span<const int>(&fd, 1)))
+    throw error(std::error_code(failed, std::system_category()), "cannot pass the shared memory of a channel to the child");
+}
+
+shm_rings byte_stream::receive_setup(int socket) {
+  // The parent sent it before starting this process: it is there, unless something else
+  // started this process with a channel of its own.
+  if (!detail::wait_readable(socket, deadline(std::chrono::milliseconds(5000))))
+    throw error(errc::malformed_message, "the parent asked for the shared-memory transport but did not pass its memory");
+  char byte = 0;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  iovec iov{&byte, 1};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t got;
+  while ((got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  unique_fd region;
+  if (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+    region = unique_fd(fd);
+  }
+  if (got != 1 || byte != setup_byte || !region)
+    throw error(errc::malformed_message, "the parent asked for the shared-memory transport but sent something else than its memory first");
+  return shm_rings::open(region);
+}
+
+}  // namespace forkipc::detail
