@@ -108,6 +108,8 @@ class channel {
   // Reads until the socket is empty, or max_reads full reads (0: no limit); true in the latter
   // case, when data may be left.
   bool read_available(int max_reads);
+  // Shared memory: bytes came into the ring since the last read.
+  bool ring_has_more();
   void deliver_decoded();
   void end_of_stream();
   void close_now();

@@ -155,6 +155,78 @@ TEST_CASE("the child is SIGKILLed while a large message to it is being written: 
   // sync::child's send, ended by a kill from another thread: test_threads.cpp.
 }
 
+// The shared-memory transport: a peer that stops in the middle of a frame it writes into the ring
+// (tests/helpers/ring_peer.cpp wrote {"started": true}, then half a frame, and waits).
+const forkipc::fork_options ring_peer_options{.serialization = forkipc::serialization::binary,
+                                              .transport = forkipc::transport::shared_memory};
+
+TEST_CASE("shared memory: the child is SIGKILLed in the middle of a frame in the ring: reported, closed, no hang") {
+  SUBCASE("child_process") {
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, helper("ring_peer"), {}, ring_peer_options);
+    recorder seen(*child);
+    test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
+    REQUIRE(seen.messages == std::vector<json>{{{"started", true}}});
+    const auto killed = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point noticed;
+    child->once("disconnect", [&] { noticed = std::chrono::steady_clock::now(); });
+    child->kill(SIGKILL);
+    test::run_to_end(io);
+    // The socket beside the ring ends with the process: the reader is woken at once, not polled.
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(noticed - killed);
+    CHECK_MESSAGE(took < 1s, "the end was noticed " << took.count() << " ms after the kill");
+    MESSAGE("a SIGKILLed peer on shared memory was noticed after " << took.count() << " ms");
+    REQUIRE_FALSE(seen.errors.empty());
+    CHECK(seen.errors.back().code() == forkipc::errc::truncated_message);
+    CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit SIG9", "close SIG9"});
+  }
+  SUBCASE("sync::child: a receive with a timeout returns, the kill ends the channel") {
+    forkipc::sync::child child(helper("ring_peer"), {}, ring_peer_options);
+    CHECK(child.receive(30s) == json{{"started", true}});
+    CHECK_FALSE(child.receive(200ms).has_value());  // half a frame is not a message: the wait ends
+    child.kill(SIGKILL);
+    std::vector<forkipc::errc> problems;
+    for (;;) {
+      try {
+        if (!child.receive(30s)) break;
+      } catch (const forkipc::error& e) {
+        problems.push_back(static_cast<forkipc::errc>(e.code().value()));
+      }
+    }
+    CHECK(problems == std::vector<forkipc::errc>{forkipc::errc::truncated_message});
+    CHECK(child.wait() == std::pair<std::optional<int>, std::optional<int>>{std::nullopt, SIGKILL});
+  }
+}
+
+TEST_CASE("shared memory: a SIGSTOPped child in the middle of a frame does not hold up the loop's other children") {
+  boost::asio::io_context io;
+  auto stopped = forkipc::fork(io, helper("ring_peer"), {}, ring_peer_options);
+  recorder stopped_seen(*stopped);
+  test::run_until(io, [&] { return !stopped_seen.messages.empty() || stopped_seen.closed(); });
+  REQUIRE(stopped_seen.messages.size() == 1);
+  REQUIRE(::kill(stopped->pid(), SIGSTOP) == 0);
+
+  auto echo = forkipc::fork(io, helper("echo_async"), {}, ring_peer_options);
+  recorder echoed(*echo);
+  constexpr int round_trips = 1000;
+  int sent = 1;
+  echo->on("message", [&](const json& m) {
+    if (m == json(sent) && sent < round_trips) echo->send(++sent);
+  });
+  echo->send(sent);
+  test::run_until(io, [&] { return echoed.messages.size() == round_trips || echoed.closed(); });
+  CHECK(echoed.messages.size() == round_trips);
+  CHECK(echoed.messages.back() == json(round_trips));
+  CHECK(stopped_seen.messages.size() == 1);  // nothing more came from the stopped one
+  CHECK(stopped_seen.errors.empty());
+
+  echo->disconnect();
+  stopped->kill(SIGKILL);  // delivered to a stopped process too
+  test::run_to_end(io);
+  CHECK(echoed.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+  CHECK(stopped_seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit SIG9", "close SIG9"});
+}
+
 // SIGKILLs a middle process that started program (mode as start_middle takes it), checks that
 // its orphaned child ends within a second, and returns how it ended ("0", "SIG9").
 std::string orphan_end_after_parent_killed(const std::string& program, const char* mode) {

@@ -217,6 +217,23 @@ TEST_CASE("C++ parent, Node child: an uncaught exception ends it with code 1, th
   CHECK_MESSAGE(seen.err.find("Error: crash.js: crashing as asked") != std::string::npos, seen.err);
 }
 
+TEST_CASE("C++ parent, Node child: the shared-memory transport is refused at start, never misread") {
+  // A Node child finds a serialization mode it does not know in its environment and fails
+  // before any user code runs: no byte of the channel is read as something else.
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, test::script("echo.js"), {},
+                             {.exec_path = "node", .silent = true,
+                              .serialization = forkipc::serialization::binary,
+                              .transport = forkipc::transport::shared_memory});
+  recorder seen(*child);
+  child->send("hello");
+  test::run_to_end(io);
+  CHECK(seen.messages.empty());
+  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 1", "close 1"});
+  const bool says_why = seen.err.find("serializationMode") != std::string::npos;
+  CHECK_MESSAGE(says_why, seen.err);
+}
+
 TEST_CASE("C++ parent, Node child: the seed's child.js sums 0..99999 to 4999950000") {
   boost::asio::io_context io;
   auto child = forkipc::fork(io, FORKIPC_SOURCE_EXAMPLES "/sum_server/seed/child.js", {}, with_node);

@@ -302,6 +302,9 @@ class reader {
       out = json::binary(std::move(fetched));
       return true;
     }
+    // Only a whole frame can be send_bytes' bytes; inside a message the mark is a lie, and a
+    // value carrying it could not be sent on.
+    if (type == raw_bytes_ext) return fail("the mark of send_bytes' frames inside a message");
     out = json::binary(byte_vector(payload), type);
     return true;
   }

@@ -51,7 +51,7 @@ void drain(json_line_decoder& decoder, std::vector<outcome>& out) {
 }
 
 void finish(json_line_decoder& decoder, std::vector<outcome>& out) {
-  if (auto truncated = decoder.finish()) out.push_back({2, nullptr, truncated->code().value()});
+  if (auto truncated = decoder.finish()) out.push_back({3, nullptr, truncated->code().value()});
 }
 
 }  // namespace
