@@ -21,8 +21,10 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// A worker that dies sooner than this after its start counts as a failed start: its
-// replacement waits, longer each time, so that a broken program is not forked in a tight loop.
+// A worker that dies sooner than this after its start, without having answered a request,
+// counts as a failed start: its replacement waits, longer each time, so that a broken program
+// is not forked in a tight loop. One that answered was killed or crashed on a request: it is
+// replaced at once, as the request's failure is the caller's to handle.
 constexpr auto healthy_lifetime = std::chrono::seconds(1);
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto longest_backoff = std::chrono::milliseconds(5000);
@@ -87,6 +89,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     std::shared_ptr<child_process> process;
     std::unordered_set<std::uint64_t> in_flight;
     clock::time_point started;
+    bool answered = false;  // it answered a request: it started well, whatever ends it later
     bool retiring = false;  // gets no new request, and is killed once in_flight is empty
   };
 
@@ -177,6 +180,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   void on_message(const std::shared_ptr<worker>& w, const json& m) {
     auto answer = detail::parse_worker_answer(m);
     if (!answer) return;
+    w->answered = true;
     const auto it = requests_.find(answer->id);
     if (it == requests_.end() || it->second.assigned != w) return;  // timed out already
     complete(it->first, answer->failed ? make_error_code(errc::request_failed) : std::error_code(),
@@ -188,7 +192,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     for (const std::uint64_t id : std::vector<std::uint64_t>(w->in_flight.begin(), w->in_flight.end()))
       complete(id, errc::worker_exited, nullptr);
     if (closing_ || w->retiring) return;  // a retired worker was replaced when it was retired
-    replace_worker(clock::now() - w->started >= healthy_lifetime);
+    replace_worker(w->answered || clock::now() - w->started >= healthy_lifetime);
   }
 
   void on_timeout(std::uint64_t id) {

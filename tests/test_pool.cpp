@@ -228,6 +228,33 @@ TEST_CASE("SIGKILLed workers are replaced, and requests keep succeeding") {
   CHECK(test::child_pids().empty());
 }
 
+TEST_CASE("a worker killed after it answered is replaced at once: the back-off is for failed starts") {
+  // Six kills, each soon after the worker's start but after its first answer. Were they failed
+  // starts, the back-off would hold the replacements 100 + 200 + 400 + 800 + 1600 ms.
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  const auto started = std::chrono::steady_clock::now();
+  std::set<json> pids;
+  for (int kill = 0; kill < 6; ++kill) {
+    result pid;
+    do {  // until the killed worker's end is seen, a request may still go to it
+      pid = {};
+      request(pool, op("pid"), pid);
+      test::run_until(io, [&] { return pid.done; });
+    } while (pid.ec == forkipc::errc::worker_exited);
+    REQUIRE_FALSE(pid.ec);
+    pids.insert(pid.reply);
+    REQUIRE(::kill(pid.reply.get<int>(), SIGKILL) == 0);
+  }
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(pids.size() == 6);
+  CHECK_MESSAGE(took < 1500ms, "six replacements took "
+                                   << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
 TEST_CASE("request_timeout: the request times out, and its stuck worker is replaced") {
   boost::asio::io_context io;
   forkipc::pool pool(io, helper("pool_worker"), {}, workers(1, 300ms));

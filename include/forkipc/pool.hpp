@@ -55,8 +55,8 @@ struct pool_options {
 /// - an operating-system error: no worker is alive and a new one could not be started.
 ///
 /// A worker that ends for any reason is replaced: at once, or after a back-off (100 ms, doubling
-/// to 5 s) while workers keep dying within a second of their start, so a broken program does
-/// not fork in a tight loop. Every worker is reaped.
+/// to 5 s) while workers keep dying within a second of their start without answering a request,
+/// so a broken program does not fork in a tight loop. Every worker is reaped.
 ///
 /// The envelope on the wire, for writing a worker in another language (a Node script, say):
 ///   request: {"forkipc": "request", "id": <integer>, "body": <the message>}
