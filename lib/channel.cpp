@@ -265,7 +265,14 @@ bool channel::enqueue(Push&& push, std::function<void(std::error_code)> on_sent)
         if (!write_scheduled_) write_or_wait_locked(outcome);
         stream_locked(outcome);
       } else if (!write_scheduled_ && !corked) {
-        write_or_wait_locked(outcome);
+        if (stream_.shared_memory() && io_.get_executor().running_in_this_thread()) {
+          // A ring costs no system call to write, but each write publishes and looks for a
+          // sleeping reader: the sends of this handler go together, right after it.
+          write_scheduled_ = true;
+          boost::asio::post(io_, [this, life = owner_lifetime_.lock()] { on_writable(); });
+        } else {
+          write_or_wait_locked(outcome);
+        }
       }
       below_high_water =
           !write_failed_ && queue_.size() + codec_.shared_in_flight() < high_water_mark;
@@ -397,8 +404,8 @@ void channel::tell(settled& outcome, bool from_own_handler) {
       }
     }
   };
-  run(outcome.written, {});
-  run(outcome.failed, errc::channel_closed);
+  if (!outcome.written.empty()) run(outcome.written, {});
+  if (!outcome.failed.empty()) run(outcome.failed, errc::channel_closed);
   if (outcome.dropped_bytes > 0) {
     report_error_later(error(errc::channel_closed, std::to_string(outcome.dropped_bytes) +
                                                        " bytes of queued messages were not sent"));
