@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,14 @@ def main():
         (["binary", str(200 // scale), str(1 << 20)], False, ["forkipc", "raw"]),
         (["binary", str(40 // scale), str(16 << 20)], False, ["forkipc", "raw"]),
         (["binary", str(12 // min(scale, 4)), str(64 << 20)], False, ["forkipc", "raw"]),
+        # the shared-memory transport and send_bytes; their raw column is the socketpair's row
+        (["roundtrip", str(20000 // scale), "--shm"], True, ["forkipc"]),
+        (["roundtrip", str(20000 // scale), "--split", "--shm"], False, ["forkipc"]),
+        (["roundtrip", str(20000 // scale), "--split", "--shm", "--bytes"], False, ["forkipc"]),
+        (["stream-bytes", str(3000000 // scale)], False, ["forkipc"]),
+        (["stream-bytes", str(5000000 // scale), "--shm"], False, ["forkipc"]),
+        (["idle", "1" if args.quick else "5", "--shm"], False, ["forkipc"]),
+        (["idle", "1" if args.quick else "5"], False, ["forkipc"]),
     ]
 
     results = {}  # shape -> peer -> (value, unit)
@@ -83,6 +92,12 @@ def main():
         for shape, figure in run(extra.split()).items():
             results.setdefault(shape, {})["forkipc"] = figure
     elapsed = time.time() - started
+    # A shared-memory row is measured against the bare socketpair: the same shape's raw figure.
+    for shape, figures in results.items():
+        if " (shm" in shape:
+            base = results.get(re.sub(r" \(shm[^)]*\)", "", shape), {})
+            if "raw" in base:
+                figures["raw"] = base["raw"]
 
     table = render(results)
     header = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}: "
@@ -109,6 +124,14 @@ TARGETS = {
     "binary 1 MiB": (">= 50% of raw", lambda f: f["forkipc"] >= 0.5 * f["raw"]),
     "binary 16 MiB": (">= 1x raw (shared memory)", lambda f: f["forkipc"] >= f["raw"]),
     "binary 64 MiB": (">= 1x raw (shared memory)", lambda f: f["forkipc"] >= f["raw"]),
+    "roundtrip split CPUs (shm) median": ("<= 5 us and <= 0.25x raw",
+                                          lambda f: f["forkipc"] <= 5 and f["forkipc"] <= 0.25 * f["raw"]),
+    "roundtrip same CPU (shm) median": ("<= 1.2x raw", lambda f: f["forkipc"] <= 1.2 * f["raw"]),
+    "stream 16-byte send_bytes (shm)": (">= 10M/s", lambda f: f["forkipc"] >= 10e6),
+    "stream 16-byte send_bytes (socket)": (">= 4M/s", lambda f: f["forkipc"] >= 4e6),
+    # /proc/PID/stat counts in ticks of 10 ms: over 5 s, one tick is 0.2%
+    "idle channel CPU, child (shm)": ("0% (< one tick)", lambda f: f["forkipc"] < 0.2),
+    "idle channel CPU, parent (shm)": ("0% (< one tick)", lambda f: f["forkipc"] < 0.2),
 }
 
 
