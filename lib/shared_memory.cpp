@@ -2,17 +2,20 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
+#include <ctime>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <system_error>
-#include <thread>
 #include <utility>
 
 #include <forkipc/error.hpp>
@@ -58,12 +61,13 @@ T get(std::string_view& in) {
   return value;
 }
 
-// Waits for the peer process to move a position: spins first, as a peer on another CPU is
-// usually about to, then sleeps in short steps, so that a peer sharing this CPU gets to run.
-// true once ready() holds; false once give_up() does (asked between sleeps) and ready() still
-// does not: a peer may finish, then hang up, between the two.
+// Waits for the peer process to move a position of ring: spins first, as a peer on another CPU
+// is usually about to, then sleeps on the ring's doorbell, which the peer rings with each move,
+// so that a waiter costs no CPU and wakes at once. true once ready() holds; false once
+// give_up() does (asked at least every millisecond) and ready() still does not: a peer may
+// finish, then hang up, between the two.
 template <class Ready, class GiveUp>
-bool wait_for_peer(Ready ready, GiveUp give_up) {
+bool wait_for_peer(const shared_ring& ring, Ready ready, GiveUp give_up) {
   for (int spin = 0; spin < 2000; ++spin) {
     if (ready()) return true;
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,9 +75,10 @@ bool wait_for_peer(Ready ready, GiveUp give_up) {
 #endif
   }
   for (;;) {
+    const std::uint32_t seen = ring.bell();
     if (ready()) return true;
     if (give_up()) return ready();
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    ring.sleep_until_rung(seen, std::chrono::milliseconds(1));
   }
 }
 
@@ -161,7 +166,9 @@ std::uint64_t shared_ring::released() const noexcept {
 }
 
 void shared_ring::release_to(std::uint64_t position) noexcept {
-  if (position > released()) std::atomic_ref<std::uint64_t>(word(0)).store(position, std::memory_order_release);
+  if (position <= released()) return;
+  std::atomic_ref<std::uint64_t>(word(0)).store(position, std::memory_order_release);
+  ring_bell();
 }
 
 std::uint64_t shared_ring::written() const noexcept {
@@ -170,6 +177,7 @@ std::uint64_t shared_ring::written() const noexcept {
 
 void shared_ring::publish_written(std::uint64_t position) noexcept {
   std::atomic_ref<std::uint64_t>(word(1)).store(position, std::memory_order_release);
+  ring_bell();
 }
 
 std::uint64_t shared_ring::abandoned() const noexcept {
@@ -178,6 +186,38 @@ std::uint64_t shared_ring::abandoned() const noexcept {
 
 void shared_ring::abandon_at(std::uint64_t position) noexcept {
   std::atomic_ref<std::uint64_t>(word(2)).store(position, std::memory_order_release);
+  ring_bell();
+}
+
+// The doorbell: half-words 6 (the count of rings) and 7 (the count of sleepers), after the
+// positions. A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. The
+// peer may write anything there: a wrong count only makes a wait end early or last its
+// maximum, never forever.
+std::uint32_t& shared_ring::half_word(std::size_t index) const noexcept {
+  return reinterpret_cast<std::uint32_t*>(base())[index];
+}
+
+std::uint32_t shared_ring::bell() const noexcept {
+  return std::atomic_ref<std::uint32_t>(half_word(6)).load(std::memory_order_seq_cst);
+}
+
+void shared_ring::ring_bell() const noexcept {
+  // The move, then the ring, then the look for sleepers; a sleeper does the converse (counts
+  // itself, then the kernel compares the bell with what it read before it looked): one of the
+  // two sees the other.
+  std::atomic_ref<std::uint32_t>(half_word(6)).fetch_add(1, std::memory_order_seq_cst);
+  if (std::atomic_ref<std::uint32_t>(half_word(7)).load(std::memory_order_seq_cst) != 0)
+    ::syscall(SYS_futex, &half_word(6), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+void shared_ring::sleep_until_rung(std::uint32_t seen, std::chrono::microseconds max) const noexcept {
+  std::atomic_ref<std::uint32_t> sleepers(half_word(7));
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max).count();
+  const timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  // EAGAIN (rung meanwhile), EINTR and ETIMEDOUT all mean: look again.
+  (void)::syscall(SYS_futex, &half_word(6), FUTEX_WAIT, seen, &timeout, nullptr, 0);
+  sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void shared_ring::write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept {
@@ -288,7 +328,7 @@ void shm_outbox::stream(bool sent) {
     auto last_progress = clock_type::now();
     while (position < end) {
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, end - position));
-      const bool room = wait_for_peer([&] { return free_space(position) >= want; },
+      const bool room = wait_for_peer(*ring_, [&] { return free_space(position) >= want; },
                                       [&] {
                                         if (const auto now_seen = ring_->released(); now_seen != seen) {
                                           seen = now_seen;
@@ -417,6 +457,7 @@ std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::si
     std::uint64_t written = 0, abandoned = never;
     // written first: a sender that wrote past this value has marked where it abandoned it.
     const bool moved = wait_for_peer(
+        *ring_,
         [&] {
           written = ring_->written();
           abandoned = ring_->abandoned();

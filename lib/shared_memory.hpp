@@ -21,7 +21,7 @@ namespace forkipc::detail {
 
 /// The ring a channel's sender streams large values through: one sealed memfd (shm/memfd.hpp
 /// says why a memfd), mapped by both sides with Boost.Interprocess's mapped_region, with a header
-/// of three positions, then the data. Positions count bytes from the ring's creation and only
+/// of three positions and a doorbell, then the data. Positions count bytes from the ring's creation and only
 /// grow; position p lives at offset p % capacity().
 class shared_ring {
  public:
@@ -46,6 +46,12 @@ class shared_ring {
   std::uint64_t abandoned() const noexcept;
   void abandon_at(std::uint64_t position) noexcept;
 
+  /// The doorbell: every move of a position above rings it (a counter both map, and a futex
+  /// wake when the other side sleeps on it). A waiter reads bell(), checks what it waits for,
+  /// then sleeps until the bell moves past what it read, or for at most max.
+  std::uint32_t bell() const noexcept;
+  void sleep_until_rung(std::uint32_t seen, std::chrono::microseconds max) const noexcept;
+
   /// Copies bytes to (from) the ring at position, across its end if need be.
   void write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept;
   void read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const;
@@ -56,6 +62,8 @@ class shared_ring {
   explicit shared_ring(boost::interprocess::mapped_region region) noexcept : region_(std::move(region)) {}
   std::uint8_t* base() const noexcept { return static_cast<std::uint8_t*>(region_.get_address()); }
   std::uint64_t& word(std::size_t index) const noexcept;
+  std::uint32_t& half_word(std::size_t index) const noexcept;
+  void ring_bell() const noexcept;
 
   boost::interprocess::mapped_region region_;
 };
