@@ -88,7 +88,8 @@ struct pool_stats {
   std::size_t recycled = 0;
   /// The median time from async_request to the reply, over the completed requests; 0 while none
   /// completed. Read from a fixed log-scale histogram (8 buckets per doubling, from 1 us to
-  /// about 12 days; no allocation per request): never below the true value, at most 12.5% above.
+  /// about 12 days; no allocation per request), as the upper end of a bucket: at most 12.5% above
+  /// the true value counted in whole microseconds, never below it.
   std::chrono::microseconds latency_p50{0};
   /// The 99th percentile of the same times, as latency_p50.
   std::chrono::microseconds latency_p99{0};
