@@ -37,6 +37,8 @@ class forkipc_category final : public std::error_category {
         return "the peer passed descriptors that no message takes";
       case errc::invalid_segment:
         return "the descriptor is not a forkipc shared segment";
+      case errc::pool_busy:
+        return "the pool is busy: max_pending requests already wait for a worker";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

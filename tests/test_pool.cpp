@@ -2,12 +2,16 @@
 #include "support.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -346,4 +350,369 @@ TEST_CASE("serve() answers a bare message with a bare value, as a plain Node par
   worker->disconnect();
   test::run_to_end(io);
   CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+}
+
+// Pools in production (issue 15): bounds, recycling, readiness, resize, stats, per-request options.
+
+namespace {
+
+bool all_done(const std::vector<result>& results) {
+  return std::all_of(results.begin(), results.end(), [](const result& r) { return r.done; });
+}
+
+// Sends message with options and records the outcome in r.
+void request(forkipc::pool& pool, const json& message, forkipc::request_options options, result& r) {
+  pool.async_request(message, options, [&r](std::error_code ec, json reply) {
+    r.ec = ec;
+    r.reply = std::move(reply);
+    r.done = true;
+  });
+}
+
+struct readiness {
+  std::optional<std::error_code> ec;
+};
+
+void wait_ready(forkipc::pool& pool, readiness& r) {
+  pool.async_wait_ready([&r](std::error_code ec) { r.ec = ec; });
+}
+
+}  // namespace
+
+TEST_CASE("max_pending: past it a request gets pool_busy at once, and every accepted one completes") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {},
+                     {.workers = 1, .max_pending = 3, .max_in_flight_per_worker = 1});
+  std::vector<result> results(10);
+  request(pool, sleep_for(500), results[0]);  // in flight: the worker holds it
+  for (int i = 1; i < 10; ++i) request(pool, {{"op", "echo"}, {"value", i}}, results[i]);  // 3 wait, 6 refused
+  const auto queued = pool.stats();
+  CHECK(queued.in_flight == 1);
+  CHECK(queued.pending == 3);
+  CHECK(queued.rejected == 6);
+  for (const auto& r : results) CHECK_FALSE(r.done);  // never inside async_request
+  const std::vector<result*> refused{&results[4], &results[5], &results[6], &results[7], &results[8], &results[9]};
+  test::run_until(io, [&] { return std::all_of(refused.begin(), refused.end(), [](result* r) { return r->done; }); });
+  for (result* r : refused) {
+    CHECK(r->ec == forkipc::errc::pool_busy);
+    CHECK(r->reply == nullptr);
+  }
+  CHECK_FALSE(results[0].done);  // refused at once, while the worker still sleeps
+  test::run_until(io, [&] { return all_done(results); });
+  CHECK_FALSE(results[0].ec);
+  for (int i = 1; i <= 3; ++i) {
+    CHECK_FALSE(results[i].ec);
+    CHECK(results[i].reply == i);
+  }
+  const auto after = pool.stats();
+  CHECK(after.completed == 4);
+  CHECK(after.rejected == 6);
+  CHECK(after.failed == 0);
+  CHECK(after.pending == 0);
+  CHECK(after.in_flight == 0);
+  CHECK(std::error_code(forkipc::errc::pool_busy).message().find("busy") != std::string::npos);
+  result later;  // room again
+  request(pool, {{"op", "echo"}, {"value", "later"}}, later);
+  test::run_until(io, [&] { return later.done; });
+  CHECK(later.reply == "later");
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("max_in_flight_per_worker: a worker never holds more; the rest wait in the pool") {
+  // concurrency_worker holds each request until it holds `until` of them, or for `ms`, and
+  // reports the most it ever held at once.
+  const json hold = {{"op", "hold"}, {"until", 3}, {"ms", 1000}};
+  SUBCASE("capped at 2") {
+    boost::asio::io_context io;
+    forkipc::pool pool(io, helper("concurrency_worker"), {}, {.workers = 2, .max_in_flight_per_worker = 2});
+    std::vector<result> results(8);
+    for (auto& r : results) request(pool, hold, r);
+    CHECK(pool.stats().in_flight == 4);
+    CHECK(pool.stats().pending == 4);
+    test::run_until(io, [&] { return all_done(results); });
+    std::size_t most = 0;
+    for (auto& r : results) {
+      REQUIRE_FALSE(r.ec);
+      CHECK(r.reply["most"].get<std::size_t>() <= 2);
+      most = std::max(most, r.reply["most"].get<std::size_t>());
+    }
+    CHECK(most == 2);
+    CHECK(pool.stats().completed == 8);
+    pool.close();
+    test::run_to_end(io);
+  }
+  SUBCASE("unbounded, the same worker holds them all (the helper sees what a cap prevents)") {
+    boost::asio::io_context io;
+    forkipc::pool pool(io, helper("concurrency_worker"), {}, {.workers = 1});
+    std::vector<result> results(3);
+    for (auto& r : results) request(pool, hold, r);
+    CHECK(pool.stats().in_flight == 3);
+    test::run_until(io, [&] { return all_done(results); });
+    for (auto& r : results) CHECK(r.reply["most"] == 3);
+    pool.close();
+    test::run_to_end(io);
+  }
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("max_requests_per_worker: workers are recycled, and no request fails") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 2, .max_requests_per_worker = 5});
+  std::vector<result> results(40);
+  for (int i = 0; i < 40; ++i) request(pool, i % 4 == 0 ? sleep_for(20) : op("pid"), results[i]);
+  test::run_until(io, [&] { return all_done(results); });
+  std::map<int, int> answered_by;
+  for (auto& r : results) {
+    REQUIRE_FALSE(r.ec);
+    ++answered_by[r.reply.get<int>()];
+  }
+  std::size_t full = 0;
+  for (const auto& [pid, count] : answered_by) {
+    CHECK(count <= 5);
+    full += count == 5;
+  }
+  CHECK(answered_by.size() >= 8);
+  const auto stats = pool.stats();
+  CHECK(stats.recycled == full);  // a worker is retired exactly when it was given its fifth
+  CHECK(stats.restarts == stats.recycled);
+  CHECK(stats.completed == 40);
+  CHECK(stats.failed == 0);
+  CHECK(stats.workers == 2);
+  // The recycled workers were disconnected once they had answered, and exited.
+  test::run_until(io, [&] { return test::child_pids().size() == 2; });
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("async_wait_ready: when every worker is up, after replacements too; pool_closed after close") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(3));
+  readiness first;
+  wait_ready(pool, first);
+  CHECK_FALSE(first.ec);  // never inside the call
+  test::run_until(io, [&] { return first.ec.has_value(); });
+  CHECK_FALSE(*first.ec);
+  CHECK(pool.size() == 3);
+  // A worker that exits at once is replaced after the back-off: ready again once it is.
+  result dies;
+  request(pool, {{"op", "exit"}, {"code", 0}}, dies);
+  test::run_until(io, [&] { return dies.done; });
+  CHECK(dies.ec == forkipc::errc::worker_exited);
+  readiness again;
+  wait_ready(pool, again);
+  test::run_until(io, [&] { return again.ec.has_value(); });
+  CHECK_FALSE(*again.ec);
+  CHECK(pool.size() == 3);
+  CHECK(pool.stats().restarts == 1);
+  pool.close();
+  readiness closed;
+  wait_ready(pool, closed);
+  test::run_until(io, [&] { return closed.ec.has_value(); });
+  CHECK(*closed.ec == forkipc::errc::pool_closed);
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("resize: growing starts workers that take requests; shrinking lets the retired finish") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  pool.resize(3);
+  CHECK(pool.size() == 3);
+  readiness grown;
+  wait_ready(pool, grown);
+  test::run_until(io, [&] { return grown.ec.has_value(); });
+  CHECK_FALSE(*grown.ec);
+  std::vector<result> sleepers(6);
+  for (auto& r : sleepers) request(pool, sleep_for(300), r);  // two on each worker
+  std::set<int> before;
+  for (int pid : test::child_pids()) before.insert(pid);
+  CHECK(before.size() == 3);
+  pool.resize(1);
+  CHECK(pool.size() == 1);
+  test::run_until(io, [&] { return all_done(sleepers); });
+  std::set<int> answered_by;
+  for (auto& r : sleepers) {
+    CHECK_FALSE(r.ec);  // the retired workers answered what they held
+    answered_by.insert(r.reply.get<int>());
+  }
+  CHECK(answered_by.size() == 3);
+  test::run_until(io, [&] { return test::child_pids().size() == 1; });  // and then exited
+  CHECK(pool.stats().failed == 0);
+  CHECK(pool.stats().restarts == 0);  // resizing is not restarting
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("resize up and down under load: zero failed requests") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(2));
+  constexpr int total = 600;
+  constexpr int outstanding = 8;
+  int sent = 0, answered = 0, wrong = 0;
+  std::vector<std::error_code> errors;
+  std::function<void()> send_next = [&] {
+    const int k = sent++;
+    pool.async_request({{"op", "echo"}, {"value", k}}, [&, k](std::error_code ec, json reply) {
+      ++answered;
+      if (ec) errors.push_back(ec);
+      if (reply != k) ++wrong;
+      if (answered == 100) pool.resize(4);
+      if (answered == 250) pool.resize(1);
+      if (answered == 400) pool.resize(3);
+      if (answered == 500) pool.resize(2);
+      if (sent < total) send_next();
+    });
+  };
+  for (int i = 0; i < outstanding; ++i) send_next();
+  test::run_until(io, [&] { return answered == total; });
+  CHECK(errors.empty());
+  CHECK(wrong == 0);
+  const auto stats = pool.stats();
+  CHECK(stats.completed == total);
+  CHECK(stats.failed == 0);
+  CHECK(stats.timed_out == 0);
+  CHECK(stats.workers == 2);
+  test::run_until(io, [&] { return test::child_pids().size() == 2; });
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("resize: after close it fails with pool_closed; a failed start keeps the workers that started") {
+  boost::asio::io_context io;
+  const auto dir = std::filesystem::temp_directory_path() / ("forkipc-pool-cwd-" + std::to_string(::getpid()));
+  std::filesystem::create_directory(dir);
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 1, .fork = {.cwd = dir}});
+  std::filesystem::remove(dir);  // new workers cannot start there
+  std::error_code ec;
+  pool.resize(3, ec);
+  CHECK(ec);
+  CHECK(pool.size() == 1);
+  CHECK_THROWS_AS(pool.resize(2), forkipc::error);
+  result still;
+  request(pool, {{"op", "echo"}, {"value", 1}}, still);
+  test::run_until(io, [&] { return still.done; });
+  CHECK(still.reply == 1);
+  pool.close();
+  pool.resize(2, ec);
+  CHECK(ec == forkipc::errc::pool_closed);
+  CHECK_THROWS_AS(pool.resize(2), forkipc::error);
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("request_options::timeout overrides the pool's request_timeout") {
+  SUBCASE("longer, or none, where the pool has one") {
+    boost::asio::io_context io;
+    forkipc::pool pool(io, helper("pool_worker"), {}, workers(2, 300ms));
+    result longer, none;
+    request(pool, sleep_for(1000), {.timeout = 20s}, longer);
+    request(pool, sleep_for(800), {.timeout = 0ms}, none);
+    test::run_until(io, [&] { return longer.done && none.done; });
+    CHECK_FALSE(longer.ec);
+    CHECK_FALSE(none.ec);
+    CHECK(pool.stats().timed_out == 0);
+    pool.close();
+    test::run_to_end(io);
+  }
+  SUBCASE("shorter, where the pool has none") {
+    boost::asio::io_context io;
+    forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+    result stuck, fine;
+    request(pool, sleep_for(60'000), {.timeout = 200ms}, stuck);
+    test::run_until(io, [&] { return stuck.done; });
+    CHECK(stuck.ec == std::errc::timed_out);
+    request(pool, op("pid"), {}, fine);  // default options: the pool's (none)
+    test::run_until(io, [&] { return fine.done; });
+    CHECK_FALSE(fine.ec);
+    CHECK(pool.stats().timed_out == 1);
+    CHECK(pool.stats().restarts == 1);  // the stuck worker was replaced
+    pool.close();
+    test::run_to_end(io);
+  }
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("stats() agrees with a counted run") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(2));
+  const auto fresh = pool.stats();
+  CHECK(fresh.workers == 2);
+  CHECK(fresh.completed + fresh.failed + fresh.timed_out + fresh.restarts + fresh.rejected == 0);
+  CHECK(fresh.latency_p50 == 0us);
+  // 100 answered, 5 thrown.
+  std::vector<result> results(105);
+  for (int i = 0; i < 105; ++i) request(pool, i < 100 ? json{{"op", "echo"}, {"value", i}} : op("throw"), results[i]);
+  CHECK(pool.stats().in_flight == 105);
+  test::run_until(io, [&] { return all_done(results); });
+  // One worker exits under its request, and is replaced.
+  result dies;
+  request(pool, {{"op", "exit"}, {"code", 1}}, dies);
+  test::run_until(io, [&] { return dies.done; });
+  readiness replaced;
+  wait_ready(pool, replaced);
+  test::run_until(io, [&] { return replaced.ec.has_value(); });
+  // One times out, and its worker is replaced.
+  result stuck;
+  request(pool, sleep_for(60'000), {.timeout = 200ms}, stuck);
+  test::run_until(io, [&] { return stuck.done; });
+  // Four of a known length, one after the other.
+  std::vector<result> slow(4);
+  std::function<void(std::size_t)> next = [&](std::size_t k) {
+    pool.async_request(sleep_for(100), [&, k](std::error_code ec, json reply) {
+      slow[k] = {ec, std::move(reply), true};
+      if (k + 1 < slow.size()) next(k + 1);
+    });
+  };
+  next(0);
+  test::run_until(io, [&] { return all_done(slow); });
+  const auto s = pool.stats();
+  CHECK(s.completed == 104);
+  CHECK(s.failed == 6);  // 5 thrown, 1 worker_exited
+  CHECK(s.timed_out == 1);
+  CHECK(s.restarts == 2);
+  CHECK(s.in_flight == 0);
+  CHECK(s.pending == 0);
+  CHECK(s.rejected == 0);
+  CHECK(s.recycled == 0);
+  CHECK(s.workers == 2);
+  // The 4 slow ones are the slowest 4%: p99 falls among them, p50 among the echoes.
+  CHECK(s.latency_p50 <= s.latency_p99);
+  CHECK(s.latency_p99 >= 100ms);
+  CHECK(s.latency_p99 < 10s);
+  pool.close();
+  CHECK(pool.stats().rejected == 0);
+  result refused;
+  request(pool, op("pid"), refused);
+  CHECK(pool.stats().rejected == 1);
+  test::run_to_end(io);
+  CHECK(refused.ec == forkipc::errc::pool_closed);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("Node workers: readiness and recycling need nothing from them beyond the envelope") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, test::script("pool_worker.js"), {},
+                     {.workers = 2, .fork = {.exec_path = "node"}, .max_requests_per_worker = 3});
+  readiness ready;
+  wait_ready(pool, ready);
+  test::run_until(io, [&] { return ready.ec.has_value(); });
+  CHECK_FALSE(*ready.ec);
+  std::vector<result> results(12);
+  for (int i = 0; i < 12; ++i) request(pool, {{"op", "echo"}, {"value", i}}, results[i]);
+  test::run_until(io, [&] { return all_done(results); });
+  for (int i = 0; i < 12; ++i) {
+    CHECK_FALSE(results[i].ec);
+    CHECK(results[i].reply == i);
+  }
+  CHECK(pool.stats().recycled >= 3);
+  // Recycled Node workers exit once disconnected, as Node children do.
+  test::run_until(io, [&] { return test::child_pids().size() == 2; });
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
 }

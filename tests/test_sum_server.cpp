@@ -185,6 +185,36 @@ TEST_CASE("?n= sums 0..n-1 for 0 <= n <= 10^9; anything else is a 400 that says 
   CHECK(s.terminate() == 0);
 }
 
+TEST_CASE("GET /stats: the pool's counters as JSON, in pool mode only") {
+  {
+    server s({"--workers", "2"});
+    client c(s.port());
+    for (int i = 0; i < 5; ++i) REQUIRE(c.get("/sum?n=" + std::to_string(i + 10)).status == 200);
+    CHECK(c.get("/sum?n=abc").status == 400);  // refused before the pool: not counted
+    const reply r = c.get("/stats");
+    CHECK(r.status == 200);
+    CHECK(r.content_type == "application/json");
+    const auto stats = forkipc::json::parse(r.body);
+    CHECK(stats["workers"] == 2);
+    CHECK(stats["completed"] == 5);
+    CHECK(stats["failed"] == 0);
+    CHECK(stats["timed_out"] == 0);
+    CHECK(stats["in_flight"] == 0);
+    CHECK(stats["pending"] == 0);
+    CHECK(stats["rejected"] == 0);
+    CHECK(stats["restarts"] == 0);
+    CHECK(stats["latency_p50_us"].get<long>() > 0);
+    CHECK(stats["latency_p50_us"] <= stats["latency_p99_us"]);
+    CHECK(s.terminate() == 0);
+  }
+  {
+    server s({"--mode", "per-request"});
+    CHECK(get(s.port(), "/stats").status == 404);
+    CHECK(s.terminate() == 0);
+  }
+  CHECK(test::child_pids().empty());
+}
+
 TEST_CASE("per-request mode: 200 requests leave no child process behind") {
   server s({"--mode", "per-request"});
   std::atomic<int> ok = 0;

@@ -2,6 +2,9 @@
 //
 //   GET /sum        200 "sumRes is 4999950000" (the sum of 0..99999, computed in a child)
 //   GET /sum?n=K    the sum of 0..K-1, for 0 <= K <= 10^9; any other query is a 400
+//   GET /stats      in pool mode, the pool's counters as JSON (forkipc::pool_stats: workers,
+//                   in_flight, pending, completed, failed, timed_out, rejected, restarts, recycled,
+//                   latency_p50_us, latency_p99_us); 404 in per-request mode
 //
 // --mode pool (the default) keeps --workers children and reuses them (forkipc::pool).
 // --mode per-request mirrors the seed step by step: a child forked for each request, told
@@ -98,16 +101,20 @@ config parse_arguments(int argc, char** argv) {
 struct sum_request {
   std::optional<std::uint64_t> n;  // none: the seed's default
 };
+struct stats_request {};
 struct answer {
   http::status status;
   std::string body;
+  std::string_view content_type = "text/plain; charset=utf-8";
 };
 
-std::variant<sum_request, answer> route(const http::request<http::string_body>& request) {
+std::variant<sum_request, stats_request, answer> route(const http::request<http::string_body>& request) {
   const beast::string_view beast_target = request.target();
   const std::string_view target(beast_target.data(), beast_target.size());
   const auto question = target.find('?');
   const std::string_view path = target.substr(0, question);
+  if (path == "/stats" && request.method() == http::verb::get && question == std::string_view::npos)
+    return stats_request{};
   if (path != "/sum") return answer{http::status::not_found, "not found: " + std::string(path) + "\n"};
   if (request.method() != http::verb::get)
     return answer{http::status::method_not_allowed, "only GET is allowed on /sum\n"};
@@ -132,6 +139,8 @@ class summer {
  public:
   virtual ~summer() = default;
   virtual awaitable<answer> sum(sum_request request) = 0;
+  // The pool's counters, or nullopt where there is no pool.
+  virtual std::optional<forkipc::pool_stats> stats() const { return std::nullopt; }
   virtual void close() = 0;
 };
 
@@ -147,6 +156,8 @@ class pool_summer final : public summer {
     if (ec == std::errc::timed_out) co_return answer{http::status::gateway_timeout, "the sum took too long\n"};
     co_return answer{http::status::internal_server_error, "error: " + ec.message() + "\n"};
   }
+
+  std::optional<forkipc::pool_stats> stats() const override { return pool_.stats(); }
 
   void close() override { pool_.close(); }
 
@@ -272,10 +283,13 @@ class server {
         answer result;
         if (auto* sum = std::get_if<sum_request>(&routed)) {
           result = co_await summer_->sum(*sum);
+        } else if (std::holds_alternative<stats_request>(routed)) {
+          result = stats_answer();
         } else {
           result = std::get<answer>(std::move(routed));
         }
-        response = make_response(result.status, result.body, request.version(), request.keep_alive() && !stopping_);
+        response = make_response(result.status, result.body, request.version(), request.keep_alive() && !stopping_,
+                                 result.content_type);
       }
       c->stream.expires_after(std::chrono::seconds(60));
       co_await http::async_write(c->stream, response, asio::redirect_error(use_awaitable, ec));
@@ -287,11 +301,24 @@ class server {
     connections_.erase(self);
   }
 
+  answer stats_answer() const {
+    const auto s = summer_->stats();
+    if (!s) return {http::status::not_found, "not found: /stats (the pool's counters, in pool mode only)\n"};
+    const json body = {{"workers", s->workers},       {"in_flight", s->in_flight},
+                       {"pending", s->pending},       {"completed", s->completed},
+                       {"failed", s->failed},         {"timed_out", s->timed_out},
+                       {"rejected", s->rejected},     {"restarts", s->restarts},
+                       {"recycled", s->recycled},     {"latency_p50_us", s->latency_p50.count()},
+                       {"latency_p99_us", s->latency_p99.count()}};
+    return {http::status::ok, body.dump() + "\n", "application/json"};
+  }
+
   static http::response<http::string_body> make_response(http::status status, std::string body,
-                                                         unsigned version, bool keep_alive) {
+                                                         unsigned version, bool keep_alive,
+                                                         std::string_view content_type = "text/plain; charset=utf-8") {
     http::response<http::string_body> response(status, version);
     response.set(http::field::server, "forkipc sum_server");
-    response.set(http::field::content_type, "text/plain; charset=utf-8");
+    response.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
     if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET");
     response.keep_alive(keep_alive);
     response.body() = std::move(body);

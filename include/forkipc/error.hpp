@@ -24,6 +24,7 @@ enum class errc {
   nesting_too_deep,           ///< an incoming message is nested deeper than max_nesting_depth
   unexpected_descriptors,     ///< the peer passed descriptors no message takes; they were closed
   invalid_segment,            ///< a descriptor given to shared_segment::open is not a forkipc segment
+  pool_busy,                  ///< a pool refused a request: pool_options::max_pending requests already wait
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".
