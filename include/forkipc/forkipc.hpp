@@ -17,3 +17,4 @@
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>
 #include <forkipc/transport.hpp>
+#include <forkipc/version.hpp>
