@@ -59,9 +59,11 @@ struct pool_options {
 /// not fork in a tight loop. Every worker is reaped.
 ///
 /// The envelope on the wire, for writing a worker in another language (a Node script, say):
-///   request: {"forkipc": "request", "id": <integer>, "body": <the message>}
-///   reply:   {"forkipc": "reply", "id": <the same>, "body": <the answer>}
-///   failure: {"forkipc": "error", "id": <the same>, "message": <a string>}
+///
+///     request: {"forkipc": "request", "id": <integer>, "body": <the message>}
+///     reply:   {"forkipc": "reply", "id": <the same>, "body": <the answer>}
+///     failure: {"forkipc": "error", "id": <the same>, "message": <a string>}
+///
 /// Any other message from a worker is ignored. A worker ends when its channel closes.
 ///
 /// All of pool's members are for the io_context's thread (or before it runs).
@@ -75,6 +77,10 @@ class pool {
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
 
+  /// Sends message to the live worker with the fewest requests in flight, and completes with
+  /// (std::error_code, json reply) through token (a callback, use_future, use_awaitable, ...;
+  /// see the class notes for the errors). The completion runs on the handler's associated
+  /// executor (the pool's io_context by default), never inside async_request itself.
   template <class CompletionToken>
   auto async_request(const json& message, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, json)>(
