@@ -55,7 +55,12 @@ class child_process : public std::enable_shared_from_this<child_process> {
   struct private_tag {};
 
  public:
+  /// For fork() only, which makes every child_process (private_tag cannot be named elsewhere).
   explicit child_process(private_tag);
+  /// Runs once no shared_ptr to the child is left. forkipc's pending operations hold one until
+  /// "close", so dropping yours does not stop the events. Destroyed with the child still running
+  /// (its io_context was destroyed first), it closes the channel, gives the child 500 ms, then
+  /// sends SIGKILL, and reaps it.
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
@@ -107,13 +112,17 @@ class child_process : public std::enable_shared_from_this<child_process> {
   /// already ended, or the signal could not be sent (an "error" event then says why).
   bool kill(int signal = SIGTERM);
 
+  /// The child's process id; it stays valid (the process is not reaped) until "exit" is emitted.
   pid_t pid() const noexcept;
   /// true until the channel closes or disconnect() is called.
   bool connected() const noexcept;
   /// true once kill() (or the timeout) delivered a signal.
   bool killed() const noexcept;
-  /// The exit code once the child ended normally; the signal that ended it otherwise.
+  /// The exit code once the child ended normally; nullopt while it runs, or when a signal ended
+  /// it. For the io_context's thread.
   std::optional<int> exit_code() const noexcept;
+  /// The signal that ended the child (SIGTERM is 15); nullopt while it runs, or when it exited
+  /// normally. For the io_context's thread.
   std::optional<int> signal_code() const noexcept;
 
  private:

@@ -30,6 +30,8 @@ enum class errc {
 /// The category of forkipc::errc; its name() is "forkipc".
 const std::error_category& category() noexcept;
 
+/// The std::error_code of e in category(), which `std::error_code ec = errc::...` and
+/// comparisons such as `ec == errc::channel_closed` use.
 std::error_code make_error_code(errc e) noexcept;
 
 /// Every exception forkipc throws for a failed operation, and the argument of "error" events.

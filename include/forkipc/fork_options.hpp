@@ -56,9 +56,16 @@ struct fork_options {
 
   /// The limits of the parent's end of the channel: see channel_options, whose defaults these
   /// are. The child's end takes its own, from forkipc::parent() or sync::parent.
+  ///
+  /// The longest incoming message, in bytes: channel_options::max_message_size.
   std::size_t max_message_size = channel_options{}.max_message_size;
+  /// The size from which binary values travel through shared memory:
+  /// channel_options::shared_memory_threshold.
   std::size_t shared_memory_threshold = channel_options{}.shared_memory_threshold;
+  /// The most bytes waiting to be written before send() refuses:
+  /// channel_options::max_queued_bytes.
   std::size_t max_queued_bytes = channel_options{}.max_queued_bytes;
+  /// The deepest nesting of a message, either way: channel_options::max_nesting_depth.
   std::size_t max_nesting_depth = channel_options{}.max_nesting_depth;
 
   /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),

@@ -1,6 +1,16 @@
 // forkipc: Node's child_process.fork for C++. The umbrella header: everything public.
 #pragma once
 
+/// \namespace forkipc
+/// Everything public of forkipc: fork() and child_process (the parent side), parent() and
+/// parent_process (the child side), their blocking forms in forkipc::sync, pool and serve(),
+/// handle and shared_segment, the options, and the errors. Names under forkipc::detail are not
+/// part of the API.
+
+/// \namespace forkipc::sync
+/// The blocking API: sync::child (the parent side) and sync::parent (the child side), for
+/// scripts, tools, tests and simple children that need no event loop.
+
 #include <forkipc/detail/asio.hpp>  // first: it carries the <utility> fix-up for Boost 1.74
 
 #include <forkipc/channel_options.hpp>
@@ -17,3 +27,4 @@
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>
 #include <forkipc/transport.hpp>
+#include <forkipc/version.hpp>

@@ -15,16 +15,20 @@ namespace forkipc {
 /// after the listeners ran: a passed descriptor never leaks.
 class handle {
  public:
+  /// An empty handle.
   handle() noexcept = default;
   /// Takes ownership of fd.
   explicit handle(int fd) noexcept : fd_(fd) {}
+  /// Takes other's descriptor; other is empty afterwards.
   handle(handle&& other) noexcept : fd_(other.release()) {}
+  /// Closes the descriptor held, if any, and takes other's; other is empty afterwards.
   handle& operator=(handle&& other) noexcept {
     if (this != &other) reset(other.release());
     return *this;
   }
   handle(const handle&) = delete;
   handle& operator=(const handle&) = delete;
+  /// Closes the descriptor held, if any.
   ~handle() { reset(); }
 
   /// The descriptor, still owned by this handle; -1 when empty.

@@ -38,7 +38,10 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   struct private_tag {};
 
  public:
+  /// For parent() only, which makes the one parent_process (private_tag cannot be named elsewhere).
   explicit parent_process(private_tag);
+  /// Runs once no shared_ptr to it is left; forkipc's pending operations hold one while the
+  /// channel is open, so dropping yours does not stop the events.
   ~parent_process();
   parent_process(const parent_process&) = delete;
   parent_process& operator=(const parent_process&) = delete;
@@ -52,12 +55,15 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   /// As child_process::send_bytes(): a frame for the parent's "bytes" listeners.
   bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent = {});
 
+  /// Adds listener to event (see the table above). Throws std::invalid_argument, naming the
+  /// valid choices, for an unknown event or a listener that cannot take the event's arguments.
   template <class F>
   parent_process& on(std::string_view event, F&& listener) {
     events_.add(event, std::forward<F>(listener), false);
     return *this;
   }
 
+  /// As on(), for the next occurrence of event only.
   template <class F>
   parent_process& once(std::string_view event, F&& listener) {
     events_.add(event, std::forward<F>(listener), true);
@@ -99,6 +105,7 @@ std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channe
 
 /// As above, on forkipc::default_context().
 std::shared_ptr<parent_process> parent();
+/// As parent(io, options), on forkipc::default_context().
 std::shared_ptr<parent_process> parent(const channel_options& options);
 
 }  // namespace forkipc

@@ -131,9 +131,11 @@ struct pool_stats {
 /// answered what it holds, so no request fails because of it. Every worker is reaped.
 ///
 /// The envelope on the wire, for writing a worker in another language (a Node script, say):
-///   request: {"forkipc": "request", "id": <integer>, "body": <the message>}
-///   reply:   {"forkipc": "reply", "id": <the same>, "body": <the answer>}
-///   failure: {"forkipc": "error", "id": <the same>, "message": <a string>}
+///
+///     request: {"forkipc": "request", "id": <integer>, "body": <the message>}
+///     reply:   {"forkipc": "reply", "id": <the same>, "body": <the answer>}
+///     failure: {"forkipc": "error", "id": <the same>, "message": <a string>}
+///
 /// Any other message from a worker is ignored. A worker ends when its channel closes. Nothing
 /// else travels: readiness, recycling and resizing add no message, so a Node worker needs
 /// nothing more than these three shapes.
@@ -151,8 +153,11 @@ class pool {
   /// Not copyable.
   pool& operator=(const pool&) = delete;
 
-  /// Sends message to a worker; completes with (error, reply) as described above, never inside
-  /// this call (not even errc::pool_busy or errc::pool_closed, which complete at once).
+  /// Sends message to the live worker with the fewest requests in flight, and completes with
+  /// (std::error_code, json reply) through token (a callback, use_future, use_awaitable, ...;
+  /// see the class notes for the errors). The completion runs on the handler's associated
+  /// executor (the pool's io_context by default), never inside async_request itself, not even
+  /// for errc::pool_busy or errc::pool_closed, which complete at once.
   template <class CompletionToken>
   auto async_request(const json& message, CompletionToken&& token) {
     return async_request(message, request_options{}, std::forward<CompletionToken>(token));

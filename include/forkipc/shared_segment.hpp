@@ -88,6 +88,7 @@ class shared_segment {
   /// allocators, ... Its objects live until destroyed or until the last holder of the segment
   /// ends.
   boost::interprocess::managed_external_buffer& memory() noexcept { return memory_; }
+  /// As above, for a const segment: find<T>(name) and the like.
   const boost::interprocess::managed_external_buffer& memory() const noexcept { return memory_; }
 
   /// Bytes of managed memory: what create() was given (0 when empty).
@@ -96,10 +97,16 @@ class shared_segment {
   /// true unless empty.
   explicit operator bool() const noexcept { return static_cast<bool>(fd_); }
 
+  /// Takes the other segment's descriptor and mapping; the other is empty afterwards. Objects in
+  /// the memory stay where they are (the mapping does not move).
   shared_segment(shared_segment&&) noexcept = default;
+  /// Releases this segment's mapping and descriptor, then takes the other's as the move
+  /// constructor does.
   shared_segment& operator=(shared_segment&&) noexcept = default;
   shared_segment(const shared_segment&) = delete;
   shared_segment& operator=(const shared_segment&) = delete;
+  /// Unmaps the memory and closes the descriptor; the memory itself lives on while another
+  /// process or descriptor holds it.
   ~shared_segment() = default;
 
  private:

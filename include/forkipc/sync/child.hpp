@@ -30,8 +30,13 @@ class child {
  public:
   /// Starts the child; throws as forkipc::fork() does.
   child(std::string module_path, std::vector<std::string> args = {}, fork_options options = {});
+  /// Disconnects, gives the child 500 ms to exit, then sends SIGKILL, and reaps it (unless
+  /// wait() already did). Nothing to do for a moved-from child.
   ~child();
+  /// Takes other's child; other is left empty, and only destruction and assignment apply to it.
   child(child&&) noexcept;
+  /// Takes other's child. This object's own child, if any, is not given the destructor's 500 ms:
+  /// it is sent SIGKILL at once unless it already ended, and reaped.
   child& operator=(child&&) noexcept;
 
   /// Returns once the message is written. Throws forkipc::error: errc::channel_closed when the
@@ -69,6 +74,7 @@ class child {
   /// Sends signal; true when delivered, false when the child has already ended.
   bool kill(int signal = SIGTERM);
 
+  /// The child's process id, valid until wait() reaped it.
   pid_t pid() const noexcept;
 
   /// Blocks until the child ends, reaps it and returns (exit code, signal); exactly one is set.

@@ -22,8 +22,12 @@ class parent {
   parent();
   /// As above, with this end's limits (see forkipc::parent(io, options)).
   explicit parent(const channel_options& options);
+  /// Closes the channel (send() returns only once written, so nothing is lost): the parent sees
+  /// "disconnect".
   ~parent();
+  /// Takes other's channel; other is left empty, and only destruction and assignment apply.
   parent(parent&&) noexcept;
+  /// Closes this object's channel, if any, as the destructor does, then takes other's.
   parent& operator=(parent&&) noexcept;
 
   /// The next message; nullopt once the parent disconnected. Throws forkipc::error for bad input
