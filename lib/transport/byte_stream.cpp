@@ -19,33 +19,15 @@ constexpr char wake_byte = 'W';
 constexpr char record_byte = 'R';   // then the position, 8 bytes little-endian; descriptors attached
 constexpr char setup_byte = 'S';    // the region, from the parent, before the child starts
 constexpr std::size_t record_size = 9;
-constexpr std::size_t max_fds_per_record = 253;  // the kernel's SCM_MAX_FD
 
 using clock = std::chrono::steady_clock;
 
-// One sendmsg of bytes with fds attached; 0, or errno.
-int send_with_fds(int socket, std::string_view bytes, std::span<const int> fds) {
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  std::vector<char> control;
-  if (!fds.empty()) {
-    control.assign(CMSG_SPACE(fds.size() * sizeof(int)), 0);
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
-    std::memcpy(CMSG_DATA(header), fds.data(), fds.size() * sizeof(int));
-  }
-  for (;;) {
-    const ssize_t sent = ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent == static_cast<ssize_t>(bytes.size())) return 0;
-    if (sent >= 0) return EPROTO;  // a record never splits on a socket with room: it did not go
-    if (errno != EINTR) return errno == EWOULDBLOCK ? EAGAIN : errno;
-  }
+// One record or setup message, whole: 0, or errno. A record never splits on a socket with room.
+int send_whole(int socket, std::string_view bytes, std::span<const int> fds) {
+  const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  const ssize_t sent = send_with_fds(socket, std::span<const iovec>(&iov, 1), fds);
+  if (sent < 0) return static_cast<int>(-sent);
+  return sent == static_cast<ssize_t>(bytes.size()) ? 0 : EPROTO;
 }
 
 [[noreturn]] void throw_corrupt(const std::string& what) {
@@ -82,7 +64,7 @@ int byte_stream::write_to_ring(write_queue& queue, std::vector<write_queue::call
       char record[record_size] = {record_byte};
       const std::uint64_t position = queue.written();
       for (std::size_t i = 0; i < 8; ++i) record[1 + i] = static_cast<char>(position >> (8 * i));
-      if ((result = send_with_fds(socket_, std::string_view(record, record_size), fds)) != 0) break;
+      if ((result = send_whole(socket_, std::string_view(record, record_size), fds)) != 0) break;
       rings_->count_record_sent();
       recorded_at_ = position;
     }
@@ -134,30 +116,15 @@ long byte_stream::read(receive_buffer& buffer, received_descriptors& fds, std::s
 void byte_stream::drain_socket() {
   std::lock_guard lock(records_mutex_);
   char bytes[4096];
-  alignas(cmsghdr) char control[CMSG_SPACE(max_fds_per_record * sizeof(int))];
   for (;;) {
-    iovec iov{bytes, sizeof bytes};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t got = ::recvmsg(socket_, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    received_fds received;
+    const ssize_t got = receive_with_fds(socket_, bytes, received, max_fds_per_message);
+    if (got == -EAGAIN) return;
     if (got <= 0) {  // the end, or ECONNRESET and the like
       peer_closed_ = true;
       return;
     }
-    std::vector<unique_fd> passed;
-    for (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr; h = CMSG_NXTHDR(&message, h)) {
-      if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-      for (std::size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-        passed.emplace_back(fd);
-      }
-    }
+    std::vector<unique_fd>& passed = received.passed;
     // The kernel ends a read after a write that passed descriptors: they belong to the last
     // record that starts in this read (or, cut off at its end, in the next one).
     const std::size_t read_start = control_.size();
@@ -245,7 +212,7 @@ bool byte_stream::wait_writable(int write_result, const deadline& until) {
 
 void byte_stream::send_setup(int socket, const unique_fd& region) {
   const int fd = region.get();
-  if (const int failed = send_with_fds(socket, std::string_view(&setup_byte, 1), std::span<const int>(&fd, 1)))
+  if (const int failed = send_whole(socket, std::string_view(&setup_byte, 1), std::span<const int>(&fd, 1)))
     throw error(std::error_code(failed, std::system_category()), "cannot pass the shared memory of a channel to the child");
 }
 
@@ -255,22 +222,9 @@ shm_rings byte_stream::receive_setup(int socket) {
   if (!detail::wait_readable(socket, deadline(std::chrono::milliseconds(5000))))
     throw error(errc::malformed_message, "the parent asked for the shared-memory transport but did not pass its memory");
   char byte = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  iovec iov{&byte, 1};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t got;
-  while ((got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  unique_fd region;
-  if (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
-    region = unique_fd(fd);
-  }
+  received_fds received;
+  const ssize_t got = receive_with_fds(socket, std::span<char>(&byte, 1), received, 1);
+  unique_fd region = received.passed.empty() ? unique_fd() : std::move(received.passed.front());
   if (got != 1 || byte != setup_byte || !region)
     throw error(errc::malformed_message, "the parent asked for the shared-memory transport but sent something else than its memory first");
   return shm_rings::open(region);
