@@ -40,6 +40,15 @@ void store(T* word, T value, std::memory_order order) noexcept {
   throw error(errc::malformed_message, "the peer broke the shared-memory channel: " + what);
 }
 
+// Takes a flag the other end raised (it sleeps, or waits for space): true once, for the end that
+// must then wake it. After a position's seq_cst store, so that the look at the flag is ordered
+// after it; the plain load first keeps the common case (nobody waits) free of a locked exchange.
+bool take_flag(std::uint32_t* flag) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (load(flag, std::memory_order_seq_cst) == 0) return false;
+  return std::atomic_ref<std::uint32_t>(*flag).exchange(0, std::memory_order_seq_cst) != 0;
+}
+
 }  // namespace
 
 shm_rings::shm_rings(boost::interprocess::mapped_region region, std::size_t capacity, bool parent_end)
@@ -126,11 +135,7 @@ std::size_t shm_rings::write(std::span<const iovec> bytes) {
   return copied;
 }
 
-bool shm_rings::take_consumer_sleeping() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (load(out_.consumer_sleeping, std::memory_order_seq_cst) == 0) return false;
-  return std::atomic_ref<std::uint32_t>(*out_.consumer_sleeping).exchange(0, std::memory_order_seq_cst) != 0;
-}
+bool shm_rings::take_consumer_sleeping() noexcept { return take_flag(out_.consumer_sleeping); }
 
 bool shm_rings::wait_for_space() {
   store(out_.producer_waiting, std::uint32_t{1}, std::memory_order_seq_cst);
@@ -170,11 +175,7 @@ std::size_t shm_rings::read(std::span<char> out) {
   return n;
 }
 
-bool shm_rings::take_producer_waiting() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (load(in_.producer_waiting, std::memory_order_seq_cst) == 0) return false;
-  return std::atomic_ref<std::uint32_t>(*in_.producer_waiting).exchange(0, std::memory_order_seq_cst) != 0;
-}
+bool shm_rings::take_producer_waiting() noexcept { return take_flag(in_.producer_waiting); }
 
 bool shm_rings::prepare_to_sleep() {
   store(in_.consumer_sleeping, std::uint32_t{1}, std::memory_order_seq_cst);
