@@ -265,9 +265,10 @@ bool channel::enqueue(Push&& push, std::function<void(std::error_code)> on_sent)
         if (!write_scheduled_) write_or_wait_locked(outcome);
         stream_locked(outcome);
       } else if (!write_scheduled_ && !corked) {
-        if (stream_.shared_memory() && io_.get_executor().running_in_this_thread()) {
-          // A ring costs no system call to write, but each write publishes and looks for a
-          // sleeping reader: the sends of this handler go together, right after it.
+        if (io_.get_executor().running_in_this_thread()) {
+          // On the loop's thread, the sends of this turn go together, right after it: one
+          // system call for the replies of many HTTP sessions to one pool worker, say (and on
+          // a ring, one publication, and one look for a sleeping reader).
           write_scheduled_ = true;
           boost::asio::post(io_, [this, life = owner_lifetime_.lock()] { on_writable(); });
         } else {

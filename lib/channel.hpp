@@ -45,11 +45,14 @@ class channel_owner {
 /// io_context, then recv() straight into the decoder's buffer until the socket is empty (on
 /// shared memory: the ring, looked at in short slices between the loop's other handlers for a
 /// spin window, then asleep on the socket until the producer wakes it). Writing:
-/// send() from any thread appends to a queue under a mutex and, when nothing was queued, writes
-/// at once (so a child that never runs its loop still gets its messages out). While the channel
-/// runs its own callbacks (delivering messages, completing writes), sends from that thread only
-/// queue, and leave together in one sendmsg when the callbacks return: a burst of replies costs
-/// one system call, and a single reply no detour through the io_context's queue.
+/// send() from any thread appends to a queue under a mutex. From another thread than the loop's
+/// (or before the loop runs), it writes at once when nothing was queued, so that a child that
+/// never runs its loop still gets its messages out. While the channel runs its own callbacks
+/// (delivering messages, completing writes), sends from that thread only queue, and leave
+/// together in one sendmsg when the callbacks return: a burst of replies costs one system call,
+/// and a single reply no detour through the io_context's queue. Other handlers on the loop's
+/// thread (an HTTP session sending to a pool worker, say) queue too, and one posted flush writes
+/// what the handlers of that turn sent.
 class channel {
  public:
   /// Above this many unwritten bytes send() returns false (Node's figure).
