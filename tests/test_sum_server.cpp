@@ -187,7 +187,7 @@ TEST_CASE("?n= sums 0..n-1 for 0 <= n <= 10^9; anything else is a 400 that says 
 
 TEST_CASE("GET /stats: the pool's counters as JSON, in pool mode only") {
   {
-    server s({"--workers", "2"});
+    server s({"--workers", "2", "--threads", "1"});
     client c(s.port());
     for (int i = 0; i < 5; ++i) REQUIRE(c.get("/sum?n=" + std::to_string(i + 10)).status == 200);
     CHECK(c.get("/sum?n=abc").status == 400);  // refused before the pool: not counted
@@ -195,6 +195,7 @@ TEST_CASE("GET /stats: the pool's counters as JSON, in pool mode only") {
     CHECK(r.status == 200);
     CHECK(r.content_type == "application/json");
     const auto stats = forkipc::json::parse(r.body);
+    CHECK(stats["threads"] == 1);
     CHECK(stats["workers"] == 2);
     CHECK(stats["completed"] == 5);
     CHECK(stats["failed"] == 0);
@@ -311,9 +312,30 @@ TEST_CASE("SIGTERM finishes the request in flight, lets the children exit, and e
   CHECK(test::child_pids().empty());
 }
 
+TEST_CASE("--threads 2: two loops on one port, each with its share of the workers; /stats adds them up") {
+  server s({"--workers", "3", "--threads", "2"});
+  CHECK(std::distance(std::filesystem::directory_iterator("/proc/" + std::to_string(s.pid()) + "/task"),
+                      std::filesystem::directory_iterator()) >= 2);
+  CHECK(s.children().size() == 3);  // two for one loop's pool, one for the other's
+  // Connections open together: the kernel spreads them over the two listening sockets.
+  std::vector<std::unique_ptr<client>> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<client>(s.port()));
+  for (int round = 0; round < 3; ++round)
+    for (const auto& c : clients) REQUIRE(c->get("/sum").body == default_answer);
+  const auto stats = forkipc::json::parse(get(s.port(), "/stats").body);
+  CHECK(stats["threads"] == 2);
+  CHECK(stats["workers"] == 3);
+  CHECK(stats["completed"] == 24);
+  CHECK(stats["failed"] == 0);
+  CHECK(stats["in_flight"] == 0);
+  CHECK(s.terminate() == 0);
+  CHECK(test::child_pids().empty());
+}
+
 TEST_CASE("bad command lines are refused with a reason") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--mode", "fast"},
-                                             {"--port", "http"}, {"--workers"}, {"--bogus", "1"}}) {
+                                             {"--port", "http"}, {"--workers"}, {"--bogus", "1"},
+                                             {"--threads", "0"}}) {
     forkipc::sync::child bad(sum_server, args, {.silent = true});
     CHECK(bad.wait() == std::pair<std::optional<int>, std::optional<int>>{2, std::nullopt});
   }

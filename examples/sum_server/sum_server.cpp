@@ -2,9 +2,10 @@
 //
 //   GET /sum        200 "sumRes is 4999950000" (the sum of 0..99999, computed in a child)
 //   GET /sum?n=K    the sum of 0..K-1, for 0 <= K <= 10^9; any other query is a 400
-//   GET /stats      in pool mode, the pool's counters as JSON (forkipc::pool_stats: workers,
-//                   in_flight, pending, completed, failed, timed_out, rejected, restarts, recycled,
-//                   latency_p50_us, latency_p99_us); 404 in per-request mode
+//   GET /stats      in pool mode, the pools' counters as JSON (forkipc::pool_stats, added up over
+//                   the threads: threads, workers, in_flight, pending, completed, failed, timed_out,
+//                   rejected, restarts, recycled; latency_p50_us and latency_p99_us, the largest of
+//                   the threads'); 404 in per-request mode
 //
 // --mode pool (the default) keeps --workers children and reuses them (forkipc::pool).
 // --mode per-request mirrors the seed step by step: a child forked for each request, told
@@ -12,6 +13,12 @@
 // came), and then disconnected, so that it exits: unlike the seed, no process is left behind.
 // A crashed child gives 500, one slower than --timeout 504. SIGINT or SIGTERM: stop accepting,
 // finish what is in flight, let the children exit, and exit 0.
+//
+// --threads N (default: one per core) serves HTTP on N threads, each an io_context with a
+// listening socket of its own on the same port (SO_REUSEPORT: the kernel spreads connections
+// over them) and, in pool mode, a pool of its own with its share of the workers: nothing is
+// shared between threads but the port, so no request waits on a lock or a hand-over. A
+// connection idle for 60 s, or not reading its answer for 60 s, is closed.
 #include <forkipc/forkipc.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,17 +37,28 @@
 #include <filesystem>
 #include <iostream>
 #include <list>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using asio::awaitable;
-using asio::use_awaitable;
 using tcp = asio::ip::tcp;
+// Coroutines, sockets and timers on the io_context's own executor type, not the polymorphic
+// any_io_executor: each operation then costs no type-erased executor copies.
+using executor = asio::io_context::executor_type;
+template <class T>
+using awaitable = asio::awaitable<T, executor>;
+constexpr asio::use_awaitable_t<executor> use_awaitable;
+using socket_type = asio::basic_stream_socket<tcp, executor>;
+using acceptor_type = asio::basic_socket_acceptor<tcp, executor>;
+using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, executor>;
+
 using forkipc::json;
 
 namespace {
@@ -50,13 +68,15 @@ constexpr std::uint64_t largest_n = 1'000'000'000;
 struct config {
   enum class mode { pool, per_request } mode = mode::pool;
   std::size_t workers = 0;  // 0: one per core
+  std::size_t threads = 0;  // 0: one per core
   unsigned short port = 3000;
   std::filesystem::path child;
   std::chrono::milliseconds timeout{10'000};
 };
 
 const char* const usage =
-    "usage: sum_server [--mode pool|per-request] [--workers N] [--port P] [--child PATH] [--timeout MS]\n";
+    "usage: sum_server [--mode pool|per-request] [--workers N] [--threads N] [--port P] [--child PATH]\n"
+    "                  [--timeout MS]\n";
 
 template <class Number>
 Number parse_number(std::string_view option, std::string_view text) {
@@ -84,6 +104,9 @@ config parse_arguments(int argc, char** argv) {
       else throw std::invalid_argument("--mode is pool or per-request, not \"" + std::string(value) + "\"");
     } else if (option == "--workers") {
       c.workers = parse_number<std::size_t>(option, value);
+    } else if (option == "--threads") {
+      c.threads = parse_number<std::size_t>(option, value);
+      if (c.threads == 0) throw std::invalid_argument("--threads takes 1 or more");
     } else if (option == "--port") {
       c.port = parse_number<unsigned short>(option, value);
     } else if (option == "--child") {
@@ -146,8 +169,8 @@ class summer {
 
 class pool_summer final : public summer {
  public:
-  pool_summer(asio::io_context& io, const config& c)
-      : pool_(io, c.child.string(), {}, {.workers = c.workers, .request_timeout = c.timeout}) {}
+  pool_summer(asio::io_context& io, const config& c, std::size_t workers)
+      : pool_(io, c.child.string(), {}, {.workers = workers, .request_timeout = c.timeout}) {}
 
   awaitable<answer> sum(sum_request request) override {
     const json message = request.n ? json{{"n", *request.n}} : json("开始计算");
@@ -172,9 +195,9 @@ class per_request_summer final : public summer {
   // The seed's handler, step by step: fork, send, answer from "message" or from "close".
   awaitable<answer> sum(sum_request request) override {
     struct outcome {
-      explicit outcome(asio::io_context& io) : settled(io, asio::steady_timer::time_point::max()) {}
+      explicit outcome(asio::io_context& io) : settled(io, timer_type::time_point::max()) {}
       std::optional<json> message;
-      asio::steady_timer settled;  // cancelled by the first of "message" and "close"
+      timer_type settled;  // cancelled by the first of "message" and "close"
     };
     // The listeners outlive this coroutine (the child closes after it answered): they share.
     auto state = std::make_shared<outcome>(io_);
@@ -204,28 +227,64 @@ class per_request_summer final : public summer {
 
 // The open connections, so that a stop can close those waiting for a request.
 struct connection {
-  explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  explicit connection(socket_type s) : socket(std::move(s)) {}
+  socket_type socket;
   bool busy = false;  // reading, computing or writing a request
+  // The sweep closes the connection past it: set while waiting for a request and while writing
+  // an answer (computing is bounded by the pool's timeout).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
+// How long a connection may wait for its next request, or take to read an answer.
+constexpr std::chrono::seconds idle_limit{60};
+// How often each thread looks for connections past their deadline. One timer for all of them,
+// rather than one per read and write (beast::tcp_stream's way), which costs a timer start and
+// cancellation per operation.
+constexpr std::chrono::seconds sweep_period{1};
+
+// One thread's share of the server: its io_context, its listening socket and its summer. Every
+// member but stats() and stop() is for its own thread.
 class server {
  public:
-  server(asio::io_context& io, config c) : io_(io), config_(std::move(c)), acceptor_(io) {
+  // workers: this share's pool workers (pool mode). port 0 picks a free one; the other shares
+  // then listen on the port the first one got.
+  server(const config& c, std::size_t workers, unsigned short port)
+      : io_(1), config_(c), acceptor_(io_) {
     if (config_.mode == config::mode::pool) {
-      summer_ = std::make_unique<pool_summer>(io, config_);
+      summer_ = std::make_unique<pool_summer>(io_, config_, workers);
     } else {
-      summer_ = std::make_unique<per_request_summer>(io, config_);
+      summer_ = std::make_unique<per_request_summer>(io_, config_);
     }
-    listen();
+    listen(port);
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    asio::co_spawn(io_, sweep_loop(), asio::detached);
   }
 
+  asio::io_context& io() { return io_; }
   unsigned short port() const { return acceptor_.local_endpoint().port(); }
 
+  // Every share, for /stats (set once, before the threads run).
+  void set_shares(const std::vector<std::unique_ptr<server>>* shares) { shares_ = shares; }
+
+  // Any thread: stop accepting; close idle connections; busy ones close after their answer.
+  void stop() {
+    asio::post(io_, [this] {
+      if (stopping_) return;
+      stopping_ = true;
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      sweep_timer_.cancel();
+      for (const auto& c : connections_)
+        if (!c->busy) c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+      summer_->close();
+    });
+  }
+
+ private:
   awaitable<void> accept_loop() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
+      socket_type socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
       if (stopping_) co_return;
       if (ec) continue;  // a connection that failed before we took it: nothing to answer
       socket.set_option(tcp::no_delay(true));
@@ -233,29 +292,34 @@ class server {
     }
   }
 
-  // Stop accepting; close idle connections; busy ones close after their answer.
-  void stop() {
-    if (stopping_) return;
-    stopping_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    for (const auto& c : connections_)
-      if (!c->busy) c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    summer_->close();
+  // Closes the connections past their deadline: a read or write on them then ends with an error,
+  // and their sessions end.
+  awaitable<void> sweep_loop() {
+    while (!stopping_) {
+      sweep_timer_.expires_after(sweep_period);
+      boost::system::error_code ec;
+      co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& c : connections_) {
+        boost::system::error_code ignored;
+        if (c->deadline <= now) c->socket.close(ignored);
+      }
+    }
   }
 
- private:
-  void listen() {
+  void listen(unsigned short port) {
     // Both IPv6 and IPv4 where the machine has IPv6 (curl tries localhost as ::1 first).
     boost::system::error_code ec;
     acceptor_.open(tcp::v6(), ec);
     if (!ec) acceptor_.set_option(asio::ip::v6_only(false), ec);
-    const tcp::endpoint endpoint = ec ? tcp::endpoint(tcp::v4(), config_.port) : tcp::endpoint(tcp::v6(), config_.port);
+    const tcp::endpoint endpoint = ec ? tcp::endpoint(tcp::v4(), port) : tcp::endpoint(tcp::v6(), port);
     if (ec) {
-      acceptor_ = tcp::acceptor(io_);
+      acceptor_ = acceptor_type(io_);
       acceptor_.open(tcp::v4());
     }
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    // Every thread's socket listens on the same port; the kernel balances connections over them.
+    acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
   }
@@ -267,10 +331,11 @@ class server {
       http::request_parser<http::string_body> parser;
       parser.body_limit(64 * 1024);
       boost::system::error_code ec;
-      c->stream.expires_after(std::chrono::seconds(60));  // an idle keep-alive connection ends
-      co_await http::async_read(c->stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      c->deadline = std::chrono::steady_clock::now() + idle_limit;  // an idle keep-alive connection ends
+      co_await http::async_read(c->socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      c->deadline = std::chrono::steady_clock::time_point::max();
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-          ec == beast::error::timeout || ec == asio::error::connection_reset || ec == asio::error::eof) {
+          ec == asio::error::bad_descriptor || ec == asio::error::connection_reset || ec == asio::error::eof) {
         break;
       }
       c->busy = true;
@@ -284,33 +349,59 @@ class server {
         if (auto* sum = std::get_if<sum_request>(&routed)) {
           result = co_await summer_->sum(*sum);
         } else if (std::holds_alternative<stats_request>(routed)) {
-          result = stats_answer();
+          result = co_await stats_answer();
         } else {
           result = std::get<answer>(std::move(routed));
         }
         response = make_response(result.status, result.body, request.version(), request.keep_alive() && !stopping_,
                                  result.content_type);
       }
-      c->stream.expires_after(std::chrono::seconds(60));
-      co_await http::async_write(c->stream, response, asio::redirect_error(use_awaitable, ec));
+      c->deadline = std::chrono::steady_clock::now() + idle_limit;
+      co_await http::async_write(c->socket, response, asio::redirect_error(use_awaitable, ec));
+      c->deadline = std::chrono::steady_clock::time_point::max();
       c->busy = false;
       if (ec || !response.keep_alive() || stopping_) break;
     }
     boost::system::error_code ignored;
-    c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    c->socket.shutdown(tcp::socket::shutdown_send, ignored);
     connections_.erase(self);
   }
 
-  answer stats_answer() const {
-    const auto s = summer_->stats();
-    if (!s) return {http::status::not_found, "not found: /stats (the pool's counters, in pool mode only)\n"};
-    const json body = {{"workers", s->workers},       {"in_flight", s->in_flight},
-                       {"pending", s->pending},       {"completed", s->completed},
-                       {"failed", s->failed},         {"timed_out", s->timed_out},
-                       {"rejected", s->rejected},     {"restarts", s->restarts},
-                       {"recycled", s->recycled},     {"latency_p50_us", s->latency_p50.count()},
-                       {"latency_p99_us", s->latency_p99.count()}};
-    return {http::status::ok, body.dump() + "\n", "application/json"};
+  // The counters of every share's pool, each read on its own thread, added up.
+  awaitable<answer> stats_answer() {
+    std::vector<forkipc::pool_stats> each;
+    for (const auto& share : *shares_) {
+      auto s = co_await asio::co_spawn(
+          share->io_, [&share]() -> awaitable<std::optional<forkipc::pool_stats>> { co_return share->summer_->stats(); },
+          use_awaitable);
+      if (!s) co_return answer{http::status::not_found, "not found: /stats (the pool's counters, in pool mode only)\n"};
+      each.push_back(*s);
+    }
+    json body = {{"threads", each.size()}};
+    const auto add = [&](const char* name, std::size_t forkipc::pool_stats::*field) {
+      std::size_t total = 0;
+      for (const auto& s : each) total += s.*field;
+      body[name] = total;
+    };
+    add("workers", &forkipc::pool_stats::workers);
+    add("in_flight", &forkipc::pool_stats::in_flight);
+    add("pending", &forkipc::pool_stats::pending);
+    add("completed", &forkipc::pool_stats::completed);
+    add("failed", &forkipc::pool_stats::failed);
+    add("timed_out", &forkipc::pool_stats::timed_out);
+    add("rejected", &forkipc::pool_stats::rejected);
+    add("restarts", &forkipc::pool_stats::restarts);
+    add("recycled", &forkipc::pool_stats::recycled);
+    // Percentiles do not add up: the largest of the threads' figures, an upper bound of the
+    // whole server's (no more than 1% of all requests can be slower than every thread's p99).
+    std::chrono::microseconds p50{0}, p99{0};
+    for (const auto& s : each) {
+      p50 = std::max(p50, s.latency_p50);
+      p99 = std::max(p99, s.latency_p99);
+    }
+    body["latency_p50_us"] = p50.count();
+    body["latency_p99_us"] = p99.count();
+    co_return answer{http::status::ok, body.dump() + "\n", "application/json"};
   }
 
   static http::response<http::string_body> make_response(http::status status, std::string body,
@@ -326,13 +417,17 @@ class server {
     return response;
   }
 
-  asio::io_context& io_;
-  config config_;
-  tcp::acceptor acceptor_;
+  asio::io_context io_;
+  const config& config_;
+  acceptor_type acceptor_;
+  timer_type sweep_timer_{io_};
   std::unique_ptr<summer> summer_;
   std::list<std::shared_ptr<connection>> connections_;
+  const std::vector<std::unique_ptr<server>>* shares_ = nullptr;
   bool stopping_ = false;
 };
+
+std::size_t one_per_core() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
 
@@ -344,19 +439,52 @@ int main(int argc, char** argv) {
     std::cerr << "sum_server: " << e.what() << "\n" << usage;
     return 2;
   }
+  // Each thread's pool gets its share of the workers, at least one.
+  const std::size_t workers = c.workers != 0 ? c.workers : one_per_core();
+  std::size_t threads = c.threads != 0 ? c.threads : one_per_core();
+  if (c.mode == config::mode::pool) threads = std::min(threads, workers);
+
+  std::vector<std::unique_ptr<server>> shares;
+  std::optional<asio::signal_set> signals;  // on the first share's loop
+  std::mutex failure_mutex;
+  std::optional<std::string> failure;
+  const auto stop_all = [&] {
+    for (const auto& share : shares) share->stop();
+    // A failure stops the server too: the signals are no longer awaited then.
+    asio::post(shares.front()->io(), [&] { signals->cancel(); });
+  };
+  // Runs one share's loop until the stop, what was in flight, and its children are done.
+  const auto run = [&](server& share) {
+    try {
+      share.io().run();
+    } catch (const std::exception& e) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = e.what();
+      stop_all();
+    }
+  };
   try {
-    asio::io_context io;
-    server s(io, c);
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-      if (!ec) s.stop();
-    });
-    asio::co_spawn(io, s.accept_loop(), asio::detached);
-    std::cout << "server running at port " << s.port() << std::endl;
-    io.run();  // until the stop, what was in flight, and the children are done
-    return 0;
+    for (std::size_t i = 0; i < threads; ++i) {
+      const unsigned short port = shares.empty() ? c.port : shares.front()->port();
+      shares.push_back(std::make_unique<server>(c, workers / threads + (i < workers % threads ? 1 : 0), port));
+    }
+    for (const auto& share : shares) share->set_shares(&shares);
   } catch (const std::exception& e) {
     std::cerr << "sum_server: " << e.what() << "\n";
     return 1;
   }
+  signals.emplace(shares.front()->io(), SIGINT, SIGTERM);
+  signals->async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) stop_all();
+  });
+  std::cout << "server running at port " << shares.front()->port() << std::endl;
+  std::vector<std::jthread> others;
+  for (std::size_t i = 1; i < shares.size(); ++i) others.emplace_back([&, i] { run(*shares[i]); });
+  run(*shares.front());
+  others.clear();  // joins
+  if (failure) {
+    std::cerr << "sum_server: " << *failure << "\n";
+    return 1;
+  }
+  return 0;
 }
