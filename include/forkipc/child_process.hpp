@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/detail/asio.hpp>
 #include <forkipc/detail/process_events.hpp>
 #include <forkipc/error.hpp>
@@ -51,7 +52,7 @@ namespace forkipc {
 ///
 /// send() and kill() may be called from any thread; the rest from the io_context's thread, or
 /// before it runs.
-class child_process : public std::enable_shared_from_this<child_process> {
+class FORKIPC_API child_process : public std::enable_shared_from_this<child_process> {
   struct private_tag {};
 
  public:
@@ -147,11 +148,11 @@ class child_process : public std::enable_shared_from_this<child_process> {
 /// Throws forkipc::error naming the path and the reason when the program cannot be started
 /// (missing, not executable, a bad cwd); no process and no descriptor stays behind then. Throws
 /// std::invalid_argument for options that contradict each other.
-std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
+FORKIPC_API std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
                                     std::vector<std::string> args = {}, fork_options options = {});
 
 /// As above, on forkipc::default_context().
-std::shared_ptr<child_process> fork(std::string module_path, std::vector<std::string> args = {},
+FORKIPC_API std::shared_ptr<child_process> fork(std::string module_path, std::vector<std::string> args = {},
                                     fork_options options = {});
 
 }  // namespace forkipc

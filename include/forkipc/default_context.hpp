@@ -3,15 +3,16 @@
 
 #include <cstddef>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/detail/asio.hpp>
 
 namespace forkipc {
 
 /// The io_context that fork() and parent() without one use. Created on first use.
-boost::asio::io_context& default_context();
+FORKIPC_API boost::asio::io_context& default_context();
 
 /// Runs default_context() until it has no more work: every child has closed and the channel to
 /// the parent, if taken, is closed. Returns the number of handlers run.
-std::size_t run();
+FORKIPC_API std::size_t run();
 
 }  // namespace forkipc

@@ -5,6 +5,8 @@
 #include <system_error>
 #include <type_traits>
 
+#include <forkipc/detail/export.hpp>
+
 namespace forkipc {
 
 /// The conditions forkipc itself reports. Errors that come from the operating system (a program
@@ -28,16 +30,16 @@ enum class errc {
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".
-const std::error_category& category() noexcept;
+FORKIPC_API const std::error_category& category() noexcept;
 
 /// The std::error_code of e in category(), which `std::error_code ec = errc::...` and
 /// comparisons such as `ec == errc::channel_closed` use.
-std::error_code make_error_code(errc e) noexcept;
+FORKIPC_API std::error_code make_error_code(errc e) noexcept;
 
 /// Every exception forkipc throws for a failed operation, and the argument of "error" events.
 /// code() tells what failed (an errc or an operating system error); what() says on what and why.
 /// Construct it as a std::system_error: `error(errc::channel_closed, "cannot send")`.
-class error : public std::system_error {
+class FORKIPC_API error : public std::system_error {
  public:
   using std::system_error::system_error;
 };

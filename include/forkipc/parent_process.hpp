@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/channel_options.hpp>
 #include <forkipc/detail/asio.hpp>
 #include <forkipc/detail/process_events.hpp>
@@ -18,7 +19,7 @@ namespace forkipc {
 
 /// true when this process was started with an IPC channel (by forkipc::fork, Node's
 /// child_process.fork, or anything that sets NODE_CHANNEL_FD), whether or not it was taken yet.
-bool has_parent() noexcept;
+FORKIPC_API bool has_parent() noexcept;
 
 /// The child's side of the channel, after Node's `process.send` / `process.on("message")`.
 ///
@@ -34,7 +35,7 @@ bool has_parent() noexcept;
 /// listener does. Messages sent before the process exits normally (return from main, exit()) or
 /// before disconnect() reach the parent: what is still queued then is written before the process
 /// ends. After "disconnect" the listeners are released.
-class parent_process : public std::enable_shared_from_this<parent_process> {
+class FORKIPC_API parent_process : public std::enable_shared_from_this<parent_process> {
   struct private_tag {};
 
  public:
@@ -96,16 +97,16 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
 /// errc::unsupported_serialization when the parent asked for a format forkipc does not speak
 /// (Node's "advanced"); an operating system error (EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN) that
 /// says what is wrong when NODE_CHANNEL_FD does not name a connected Unix stream socket.
-std::shared_ptr<parent_process> parent(boost::asio::io_context& io);
+FORKIPC_API std::shared_ptr<parent_process> parent(boost::asio::io_context& io);
 
 /// As above, with this end's limits (the defaults otherwise): a child that expects messages
 /// larger than 64 MiB from its parent raises options.max_message_size. They apply when the
 /// channel is taken; a later call returns the parent_process as it was made.
-std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channel_options& options);
+FORKIPC_API std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channel_options& options);
 
 /// As above, on forkipc::default_context().
-std::shared_ptr<parent_process> parent();
+FORKIPC_API std::shared_ptr<parent_process> parent();
 /// As parent(io, options), on forkipc::default_context().
-std::shared_ptr<parent_process> parent(const channel_options& options);
+FORKIPC_API std::shared_ptr<parent_process> parent(const channel_options& options);
 
 }  // namespace forkipc

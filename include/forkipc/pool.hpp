@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/detail/asio.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -141,7 +142,7 @@ struct pool_stats {
 /// nothing more than these three shapes.
 ///
 /// All of pool's members are for the io_context's thread (or before it runs).
-class pool {
+class FORKIPC_API pool {
  public:
   /// Starts the workers. Throws as forkipc::fork() does when the program cannot be started.
   pool(boost::asio::io_context& io, std::string module_path, std::vector<std::string> args = {},
@@ -241,6 +242,6 @@ class pool {
 /// parent written as plain Node (`child.send(x); child.on("message", ...)`) can use the worker
 /// too. When handler throws, the reply is the failure envelope (or {"error": what} for a bare
 /// message), and the loop goes on. Throws errc::not_forked when there is no parent channel.
-void serve(std::function<json(const json&)> handler);
+FORKIPC_API void serve(std::function<json(const json&)> handler);
 
 }  // namespace forkipc

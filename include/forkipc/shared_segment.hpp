@@ -8,6 +8,7 @@
 #include <boost/interprocess/managed_external_buffer.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/handle.hpp>
 
 namespace forkipc {
@@ -46,7 +47,7 @@ namespace forkipc {
 /// Move-only. The segment owns its descriptor and its mapping, and releases both when
 /// destroyed; an object taken from memory() must not outlive it. An empty segment (default
 /// constructed, or moved from) holds nothing: only size(), operator bool and destruction apply.
-class shared_segment {
+class FORKIPC_API shared_segment {
  public:
   /// Bytes at the start of the memfd before the managed memory.
   static constexpr std::size_t header_size = 64;

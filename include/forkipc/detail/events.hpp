@@ -12,11 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include <forkipc/detail/export.hpp>
+
 namespace forkipc::detail {
 
-[[noreturn]] void throw_unknown_event(std::string_view name,
+[[noreturn]] FORKIPC_API void throw_unknown_event(std::string_view name,
                                       std::initializer_list<std::string_view> valid_names);
-[[noreturn]] void throw_listener_mismatch(std::string_view name, std::string_view signature);
+[[noreturn]] FORKIPC_API void throw_listener_mismatch(std::string_view name, std::string_view signature);
 
 /// The declared type of F's first parameter (F a function pointer, or a class with one
 /// non-template operator()); void when F takes none or its parameters are deduced (auto).

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/fork_options.hpp>
 #include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
@@ -26,7 +27,7 @@ namespace sync {
 /// sends SIGKILL, and reaps it. fork_options::silent discards the child's stdout and stderr here
 /// (nothing would read them), and fork_options::timeout is enforced while receive() or wait()
 /// block. Decoding errors throw from receive(); the next receive() goes on with the next message.
-class child {
+class FORKIPC_API child {
  public:
   /// Starts the child; throws as forkipc::fork() does.
   child(std::string module_path, std::vector<std::string> args = {}, fork_options options = {});

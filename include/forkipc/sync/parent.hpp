@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include <forkipc/detail/export.hpp>
 #include <forkipc/channel_options.hpp>
 #include <forkipc/handle.hpp>
 #include <forkipc/json.hpp>
@@ -16,7 +17,7 @@ namespace sync {
 
 /// This process's channel to its parent, driven by blocking calls. Takes the channel as
 /// forkipc::parent() does (once per process; the environment variables are removed).
-class parent {
+class FORKIPC_API parent {
  public:
   /// Throws forkipc::error: errc::not_forked without a channel, and as forkipc::parent() does.
   parent();

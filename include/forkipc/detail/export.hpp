@@ -1,0 +1,7 @@
+// FORKIPC_API marks what libforkipc exports: the public classes and functions.
+#pragma once
+
+// The library is built with hidden visibility (-fvisibility=hidden, -fvisibility-inlines-hidden):
+// its internals, and the Asio and JSON code it instantiates, bind inside it. A program that loads
+// it then resolves only these names, and a child process starts sooner.
+#define FORKIPC_API __attribute__((visibility("default")))
