@@ -79,7 +79,7 @@ TEST_CASE("binary: large values streamed both ways at once all arrive, bit-exact
 }
 
 TEST_CASE("binary: a large value streamed just before the child ends arrives whole") {
-  for (const char* how : {"return", "exit", "disconnect", "sync"}) {
+  for (const char* how : {"return", "exit", "disconnect", "sync", "handler"}) {
     CAPTURE(how);
     boost::asio::io_context io;
     auto child = test::fork(io, helper("last_words"), {how, "binary"}, binary);

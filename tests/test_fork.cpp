@@ -326,7 +326,7 @@ TEST_CASE("a message cut off by the child's death is reported, not delivered") {
 }
 
 TEST_CASE("messages sent just before the child ends reach the parent (Node loses them)") {
-  for (const char* how : {"return", "exit", "disconnect", "sync"}) {
+  for (const char* how : {"return", "exit", "disconnect", "sync", "handler"}) {
     CAPTURE(how);
     boost::asio::io_context io;
     auto child = test::fork(io, helper("last_words"), {how});

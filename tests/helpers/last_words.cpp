@@ -1,9 +1,12 @@
 // Sends a 1 MiB message and {"last": true}, then ends at once in the way argv[1] names:
-// "return" (from main), "exit" (std::exit), "disconnect" (disconnect, then return), or "sync"
-// (through sync::parent, then return). Node loses such messages; forkipc must not. With argv[2]
+// "return" (from main), "exit" (std::exit), "disconnect" (disconnect, then return), "sync"
+// (through sync::parent, then return), or "handler" (both sent from a handler on the running
+// loop, whose sends wait for the end of the turn, then std::exit inside that handler). Node loses such messages; forkipc must not. With argv[2]
 // "binary", the first message is a 20 MiB binary value instead, which streams through shared
 // memory when the channel is in binary serialization.
 #include <forkipc/forkipc.hpp>
+
+#include <boost/asio/post.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +26,15 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   auto parent = forkipc::parent(io);
+  if (how == "handler") {
+    boost::asio::post(io, [&] {
+      parent->send(big);
+      parent->send({{"last", true}});
+      std::exit(0);
+    });
+    io.run();
+    return 1;  // not reached
+  }
   parent->send(big);
   parent->send({{"last", true}});
   if (how == "exit") std::exit(0);
