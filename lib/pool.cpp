@@ -124,6 +124,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     r.done = std::move(done);
     r.submitted = clock::now();
     const auto timeout = options.timeout.value_or(options_.request_timeout);
+    r.timeout = timeout;
     if (timeout.count() > 0) {
       r.timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
       r.timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
@@ -225,6 +226,8 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     bool spawned = false;   // its "spawn" event came
     bool answered = false;  // it answered a request: it started well, whatever ends it later
     departure leaving = departure::none;
+    // departure::kill: the latest it is killed, even with requests still on it.
+    std::unique_ptr<boost::asio::steady_timer> kill_deadline;
   };
 
   struct request {
@@ -233,6 +236,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     std::shared_ptr<worker> assigned;     // null while it waits for a worker with room
     std::optional<json> waiting_message;  // kept only while it waits
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::chrono::milliseconds timeout{0};  // 0: none
   };
 
   // Workers that count toward the target: those serving and those about to be started again.
@@ -388,10 +392,20 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     const auto it = requests_.find(id);
     if (it == requests_.end()) return;
     const auto w = it->second.assigned;
+    const auto timeout = it->second.timeout;
     complete(id, std::make_error_code(std::errc::timed_out), nullptr);
     // It may be stuck: take it out of rotation (a draining one too), and kill it once its
-    // other requests are settled.
-    if (w && w->leaving != departure::kill) retire(w, departure::kill);
+    // other requests are settled, or one more such timeout from now at the latest: a stuck
+    // worker would hold a request without a timeout of its own for ever.
+    if (!w || w->leaving == departure::kill) return;
+    retire(w, departure::kill);
+    if (w->in_flight.empty()) return;  // killed already
+    w->kill_deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
+    w->kill_deadline->async_wait([weak_self = weak_from_this(), weak = std::weak_ptr<worker>(w)](boost::system::error_code ec) {
+      const auto self = weak_self.lock();
+      const auto w = weak.lock();
+      if (!ec && self && w) w->process->kill(self->options_.fork.kill_signal);
+    });
   }
 
   void complete(std::uint64_t id, std::error_code ec, json reply) {

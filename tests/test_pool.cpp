@@ -637,6 +637,26 @@ TEST_CASE("request_options::timeout overrides the pool's request_timeout") {
   CHECK(test::child_pids().empty());
 }
 
+TEST_CASE("a stuck worker is killed one timeout after it was retired, even holding a request without a timeout") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  result stuck, behind;
+  request(pool, sleep_for(60'000), {.timeout = 200ms}, stuck);
+  // On the same worker (the only one), behind the stuck request, with no timeout at all.
+  request(pool, op("pid"), {.timeout = 0ms}, behind);
+  const auto start = std::chrono::steady_clock::now();
+  test::run_until(io, [&] { return stuck.done && behind.done; });
+  CHECK(stuck.ec == std::errc::timed_out);
+  CHECK(behind.ec == forkipc::errc::worker_exited);
+  // 200 ms to the timeout, then 200 ms more before the kill (and the time to reap it).
+  CHECK(std::chrono::steady_clock::now() - start >= 400ms);
+  CHECK(pool.stats().timed_out == 1);
+  CHECK(pool.stats().failed == 1);
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
 TEST_CASE("stats() agrees with a counted run") {
   boost::asio::io_context io;
   forkipc::pool pool(io, helper("pool_worker"), {}, workers(2));

@@ -118,9 +118,10 @@ struct pool_stats {
 /// - std::errc::timed_out: the request's timeout (request_options::timeout, else
 ///   pool_options::request_timeout) passed. The worker is retired, as it may be stuck: it gets no
 ///   new request, a replacement starts at once, and once the worker's other requests are settled
-///   it is sent fork_options::kill_signal. (A request without a timeout that is in flight on a
-///   stuck worker therefore waits until the worker answers or ends: give every request a timeout
-///   where workers may hang.) A request that times out while it waits in the pool frees no worker;
+///   it is sent fork_options::kill_signal; at the latest, when as long again has passed, it is
+///   sent the signal anyway, and the requests still on it (those without a timeout of their own
+///   too) fail with errc::worker_exited. A request that times out while it waits in the pool
+///   frees no worker;
 /// - errc::pool_busy: pool_options::max_pending requests already wait; completes at once;
 /// - errc::pool_closed: the request came after close(), or was still waiting in the pool then;
 /// - an operating-system error: no worker is alive and a new one could not be started.
