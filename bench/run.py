@@ -1,8 +1,8 @@
 """Runs the channel benchmarks side by side and prints one table.
 
 Each shape runs for forkipc, the bare-socketpair limit (bench_raw), Node's fork IPC and Python's
-multiprocessing.Pipe, three times each in this one run; the table shows the medians and the
-ratios that ../shared/BENCH.md sets targets for. Absolute figures drift between machines and
+multiprocessing.Pipe, three times each in this one run, the peers in turn; the table shows the
+medians and the ratios that ../shared/BENCH.md sets targets for. Absolute figures drift between machines and
 runs; the ratios, measured in the same run, are what count.
 
     python3 bench/run.py [--build build] [--markdown FILE] [--quick]
@@ -33,9 +33,16 @@ def run(command, timeout=300):
     return figures
 
 
-def median_of(command, repeats):
-    runs = [run(command) for _ in range(repeats)]
-    return {shape: (statistics.median(r[shape][0] for r in runs), unit) for shape, (_, unit) in runs[0].items()}
+def medians_of(commands, repeats):
+    """{peer: {shape: (median, unit)}}: each peer's command run repeats times, the peers in turn
+    (A B C, A B C, ...), so that the VM's drift over the minute touches every peer alike."""
+    runs = {peer: [] for peer in commands}
+    for _ in range(repeats):
+        for peer, command in commands.items():
+            runs[peer].append(run(command))
+    return {peer: {shape: (statistics.median(r[shape][0] for r in peer_runs), unit)
+                   for shape, (_, unit) in peer_runs[0].items()}
+            for peer, peer_runs in runs.items()}
 
 
 def main():
@@ -82,10 +89,10 @@ def main():
     results = {}  # shape -> peer -> (value, unit)
     started = time.time()
     for shape_args, pinned, taking_part in shapes:
-        for peer in taking_part:
-            command = (same_cpu if pinned else []) + peers[peer] + shape_args
-            print(f"  {peer}: {' '.join(shape_args)}", file=sys.stderr, flush=True)
-            for shape, figure in median_of(command, repeats).items():
+        print(f"  {', '.join(taking_part)}: {' '.join(shape_args)}", file=sys.stderr, flush=True)
+        commands = {peer: (same_cpu if pinned else []) + peers[peer] + shape_args for peer in taking_part}
+        for peer, figures in medians_of(commands, repeats).items():
+            for shape, figure in figures.items():
                 results.setdefault(shape, {})[peer] = figure
     for extra in args.extra:
         print(f"  {extra}", file=sys.stderr, flush=True)
