@@ -4,6 +4,8 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <boost/asio/connect.hpp>
@@ -17,6 +19,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <thread>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -56,6 +59,15 @@ class client {
   reply raw(const std::string& bytes) {
     asio::write(stream_, asio::buffer(bytes));
     return read();
+  }
+
+  // Waits, up to timeout, for the server to close the connection: true when it did.
+  bool closed_by_server(std::chrono::milliseconds timeout) {
+    const int fd = stream_.socket().native_handle();
+    const timeval limit{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char byte;
+    return ::recv(fd, &byte, 1, 0) == 0;
   }
 
  private:
@@ -332,10 +344,27 @@ TEST_CASE("--threads 2: two loops on one port, each with its share of the worker
   CHECK(test::child_pids().empty());
 }
 
+TEST_CASE("--idle-timeout: a connection that sends no request is closed; one that keeps asking is not") {
+  server s({"--workers", "1", "--idle-timeout", "2000"});
+  client idle(s.port());
+  client busy(s.port());
+  const auto start = std::chrono::steady_clock::now();
+  // The busy one asks every 100 ms, for longer than the idle limit (the margin is wide: a
+  // stall of almost 2 s between two requests would be needed to close it).
+  for (int i = 0; i < 25; ++i) {
+    REQUIRE(busy.get("/sum").body == default_answer);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(idle.closed_by_server(std::chrono::seconds(10)));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(2000));
+  CHECK(busy.get("/sum").body == default_answer);
+  CHECK(s.terminate() == 0);
+}
+
 TEST_CASE("bad command lines are refused with a reason") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--mode", "fast"},
                                              {"--port", "http"}, {"--workers"}, {"--bogus", "1"},
-                                             {"--threads", "0"}}) {
+                                             {"--threads", "0"}, {"--idle-timeout", "0"}}) {
     forkipc::sync::child bad(sum_server, args, {.silent = true});
     CHECK(bad.wait() == std::pair<std::optional<int>, std::optional<int>>{2, std::nullopt});
   }

@@ -18,7 +18,8 @@
 // listening socket of its own on the same port (SO_REUSEPORT: the kernel spreads connections
 // over them) and, in pool mode, a pool of its own with its share of the workers: nothing is
 // shared between threads but the port, so no request waits on a lock or a hand-over. A
-// connection idle for 60 s, or not reading its answer for 60 s, is closed.
+// connection that sends no request for --idle-timeout (60 s), or does not read its answer
+// within it, is closed.
 #include <forkipc/forkipc.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -72,11 +73,13 @@ struct config {
   unsigned short port = 3000;
   std::filesystem::path child;
   std::chrono::milliseconds timeout{10'000};
+  // How long a connection may wait for its next request, or take to read an answer.
+  std::chrono::milliseconds idle_timeout{60'000};
 };
 
 const char* const usage =
     "usage: sum_server [--mode pool|per-request] [--workers N] [--threads N] [--port P] [--child PATH]\n"
-    "                  [--timeout MS]\n";
+    "                  [--timeout MS] [--idle-timeout MS]\n";
 
 template <class Number>
 Number parse_number(std::string_view option, std::string_view text) {
@@ -113,6 +116,9 @@ config parse_arguments(int argc, char** argv) {
       c.child = value;
     } else if (option == "--timeout") {
       c.timeout = std::chrono::milliseconds(parse_number<unsigned>(option, value));
+    } else if (option == "--idle-timeout") {
+      c.idle_timeout = std::chrono::milliseconds(parse_number<unsigned>(option, value));
+      if (c.idle_timeout.count() == 0) throw std::invalid_argument("--idle-timeout takes 1 or more");
     } else {
       throw std::invalid_argument("unknown option " + std::string(option));
     }
@@ -235,12 +241,12 @@ struct connection {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
-// How long a connection may wait for its next request, or take to read an answer.
-constexpr std::chrono::seconds idle_limit{60};
-// How often each thread looks for connections past their deadline. One timer for all of them,
-// rather than one per read and write (beast::tcp_stream's way), which costs a timer start and
-// cancellation per operation.
-constexpr std::chrono::seconds sweep_period{1};
+// How often each thread looks for connections past their deadline (at most a second, and a
+// tenth of --idle-timeout). One timer for all of them, rather than one per read and write
+// (beast::tcp_stream's way), which costs a timer start and cancellation per operation.
+std::chrono::milliseconds sweep_period(const config& c) {
+  return std::min<std::chrono::milliseconds>(std::chrono::seconds(1), std::max<std::chrono::milliseconds>(c.idle_timeout / 10, std::chrono::milliseconds(1)));
+}
 
 // One thread's share of the server: its io_context, its listening socket and its summer. Every
 // member but stats() and stop() is for its own thread.
@@ -296,7 +302,7 @@ class server {
   // and their sessions end.
   awaitable<void> sweep_loop() {
     while (!stopping_) {
-      sweep_timer_.expires_after(sweep_period);
+      sweep_timer_.expires_after(sweep_period(config_));
       boost::system::error_code ec;
       co_await sweep_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
       const auto now = std::chrono::steady_clock::now();
@@ -331,7 +337,7 @@ class server {
       http::request_parser<http::string_body> parser;
       parser.body_limit(64 * 1024);
       boost::system::error_code ec;
-      c->deadline = std::chrono::steady_clock::now() + idle_limit;  // an idle keep-alive connection ends
+      c->deadline = std::chrono::steady_clock::now() + config_.idle_timeout;  // an idle keep-alive connection ends
       co_await http::async_read(c->socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
       c->deadline = std::chrono::steady_clock::time_point::max();
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -356,7 +362,7 @@ class server {
         response = make_response(result.status, result.body, request.version(), request.keep_alive() && !stopping_,
                                  result.content_type);
       }
-      c->deadline = std::chrono::steady_clock::now() + idle_limit;
+      c->deadline = std::chrono::steady_clock::now() + config_.idle_timeout;
       co_await http::async_write(c->socket, response, asio::redirect_error(use_awaitable, ec));
       c->deadline = std::chrono::steady_clock::time_point::max();
       c->busy = false;
