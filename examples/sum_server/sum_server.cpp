@@ -318,11 +318,12 @@ class server {
     boost::system::error_code ec;
     acceptor_.open(tcp::v6(), ec);
     if (!ec) acceptor_.set_option(asio::ip::v6_only(false), ec);
-    const tcp::endpoint endpoint = ec ? tcp::endpoint(tcp::v4(), port) : tcp::endpoint(tcp::v6(), port);
-    if (ec) {
-      acceptor_ = acceptor_type(io_);
+    if (ec) {  // no IPv6, or no dual stack: IPv4 only
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
       acceptor_.open(tcp::v4());
     }
+    const tcp::endpoint endpoint(ec ? tcp::v4() : tcp::v6(), port);
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     // Every thread's socket listens on the same port; the kernel balances connections over them.
     acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));

@@ -23,6 +23,8 @@
 
 namespace forkipc {
 
+class FORKIPC_API child_process;  // exported: see forkipc/detail/export.hpp
+
 /// The parent's view of one child started by fork(), after Node's ChildProcess.
 ///
 /// Events, in the order they come for one child (each listener runs on the io_context's thread,
@@ -52,7 +54,7 @@ namespace forkipc {
 ///
 /// send() and kill() may be called from any thread; the rest from the io_context's thread, or
 /// before it runs.
-class FORKIPC_API child_process : public std::enable_shared_from_this<child_process> {
+class child_process : public std::enable_shared_from_this<child_process> {
   struct private_tag {};
 
  public:

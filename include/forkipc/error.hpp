@@ -36,10 +36,12 @@ FORKIPC_API const std::error_category& category() noexcept;
 /// comparisons such as `ec == errc::channel_closed` use.
 FORKIPC_API std::error_code make_error_code(errc e) noexcept;
 
+class FORKIPC_API error;  // exported: see forkipc/detail/export.hpp
+
 /// Every exception forkipc throws for a failed operation, and the argument of "error" events.
 /// code() tells what failed (an errc or an operating system error); what() says on what and why.
 /// Construct it as a std::system_error: `error(errc::channel_closed, "cannot send")`.
-class FORKIPC_API error : public std::system_error {
+class error : public std::system_error {
  public:
   using std::system_error::system_error;
 };

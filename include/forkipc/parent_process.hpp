@@ -21,6 +21,8 @@ namespace forkipc {
 /// child_process.fork, or anything that sets NODE_CHANNEL_FD), whether or not it was taken yet.
 FORKIPC_API bool has_parent() noexcept;
 
+class FORKIPC_API parent_process;  // exported: see forkipc/detail/export.hpp
+
 /// The child's side of the channel, after Node's `process.send` / `process.on("message")`.
 ///
 /// | event        | listener                    | when |
@@ -35,7 +37,7 @@ FORKIPC_API bool has_parent() noexcept;
 /// listener does. Messages sent before the process exits normally (return from main, exit()) or
 /// before disconnect() reach the parent: what is still queued then is written before the process
 /// ends. After "disconnect" the listeners are released.
-class FORKIPC_API parent_process : public std::enable_shared_from_this<parent_process> {
+class parent_process : public std::enable_shared_from_this<parent_process> {
   struct private_tag {};
 
  public:

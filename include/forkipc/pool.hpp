@@ -96,6 +96,8 @@ struct pool_stats {
   std::chrono::microseconds latency_p99{0};
 };
 
+class FORKIPC_API pool;  // exported: see forkipc/detail/export.hpp
+
 /// N worker processes of one program, each running forkipc::serve() (or anything that speaks
 /// the envelope below), kept alive and reused for every request.
 ///
@@ -143,7 +145,7 @@ struct pool_stats {
 /// nothing more than these three shapes.
 ///
 /// All of pool's members are for the io_context's thread (or before it runs).
-class FORKIPC_API pool {
+class pool {
  public:
   /// Starts the workers. Throws as forkipc::fork() does when the program cannot be started.
   pool(boost::asio::io_context& io, std::string module_path, std::vector<std::string> args = {},

@@ -13,6 +13,8 @@
 
 namespace forkipc {
 
+class FORKIPC_API shared_segment;  // exported: see forkipc/detail/export.hpp
+
 /// Shared memory with no name: an anonymous memfd, its size sealed, mapped with
 /// Boost.Interprocess's mapped_region and holding a boost::interprocess::managed_external_buffer,
 /// in which processes construct<T>, find<T>, allocate vectors and maps (containers must use
@@ -47,7 +49,7 @@ namespace forkipc {
 /// Move-only. The segment owns its descriptor and its mapping, and releases both when
 /// destroyed; an object taken from memory() must not outlive it. An empty segment (default
 /// constructed, or moved from) holds nothing: only size(), operator bool and destruction apply.
-class FORKIPC_API shared_segment {
+class shared_segment {
  public:
   /// Bytes at the start of the memfd before the managed memory.
   static constexpr std::size_t header_size = 64;

@@ -21,13 +21,15 @@
 namespace forkipc {
 namespace sync {
 
+class FORKIPC_API child;  // exported: see forkipc/detail/export.hpp
+
 /// A child started as fork() starts one, driven by blocking calls instead of an io_context.
 ///
 /// Its destructor never leaves a zombie: it disconnects, gives the child 500 ms to exit, then
 /// sends SIGKILL, and reaps it. fork_options::silent discards the child's stdout and stderr here
 /// (nothing would read them), and fork_options::timeout is enforced while receive() or wait()
 /// block. Decoding errors throw from receive(); the next receive() goes on with the next message.
-class FORKIPC_API child {
+class child {
  public:
   /// Starts the child; throws as forkipc::fork() does.
   child(std::string module_path, std::vector<std::string> args = {}, fork_options options = {});

@@ -15,9 +15,11 @@
 namespace forkipc {
 namespace sync {
 
+class FORKIPC_API parent;  // exported: see forkipc/detail/export.hpp
+
 /// This process's channel to its parent, driven by blocking calls. Takes the channel as
 /// forkipc::parent() does (once per process; the environment variables are removed).
-class FORKIPC_API parent {
+class parent {
  public:
   /// Throws forkipc::error: errc::not_forked without a channel, and as forkipc::parent() does.
   parent();
