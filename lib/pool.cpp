@@ -123,14 +123,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     request& r = requests_[id];
     r.done = std::move(done);
     r.submitted = clock::now();
-    const auto timeout = options.timeout.value_or(options_.request_timeout);
-    r.timeout = timeout;
-    if (timeout.count() > 0) {
-      r.timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
-      r.timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
-        if (!ec) self->on_timeout(id);
-      });
-    }
+    r.timeout = options.timeout.value_or(options_.request_timeout);
     if (w) {
       assign(id, r, message, w);
     } else {
@@ -178,14 +171,12 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     check_ready();
   }
 
+  // Accepted requests, those still waiting too, are served: the workers go once none is left.
   void close() {
     if (closing_) return;
     closing_ = true;
-    for (auto& timer : respawn_timers_) timer->cancel();
-    respawn_timers_.clear();
-    for (const std::uint64_t id : std::deque<std::uint64_t>(waiting_)) complete(id, errc::pool_closed, nullptr);
     fail_ready_waiters(errc::pool_closed);
-    for (const auto& w : std::vector<std::shared_ptr<worker>>(workers_)) settle(*w);
+    settle_all_if_drained();
   }
 
   std::size_t size() const noexcept {
@@ -284,7 +275,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code ec) {
       // close() and resize() cancel a timer by taking it off the list, which counts here: its
       // handler may already have been queued when it was cancelled.
-      if (ec || std::erase(self->respawn_timers_, timer) == 0 || self->closing_) return;
+      if (ec || std::erase(self->respawn_timers_, timer) == 0 || !self->needs_workers()) return;
       self->try_spawn_replacement();
     });
   }
@@ -308,9 +299,12 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   // Takes w out of the rotation; a replacement starts when the pool is then below its target.
   void retire(const std::shared_ptr<worker>& w, departure why) {
     w->leaving = why;
-    if (!closing_ && serving() < target_) try_spawn_replacement();
+    if (needs_workers() && serving() < target_) try_spawn_replacement();
     settle(*w);
   }
+
+  // Until close(), and after it while accepted requests still wait for a worker.
+  bool needs_workers() const noexcept { return !closing_ || !waiting_.empty(); }
 
   bool has_room(const worker& w) const noexcept {
     return w.leaving == departure::none && w.process->connected() &&
@@ -329,9 +323,17 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     return best;
   }
 
+  // The timeout counts from here: time spent waiting for a worker is not the worker's, and a
+  // request that waited behind a slow one must not fail for it (max_pending bounds the wait).
   void assign(std::uint64_t id, request& r, const json& message, const std::shared_ptr<worker>& w) {
     r.assigned = w;
     w->in_flight.insert(id);
+    if (r.timeout.count() > 0) {
+      r.timer = std::make_unique<boost::asio::steady_timer>(io_, r.timeout);
+      r.timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
+        if (!ec) self->on_timeout(id);
+      });
+    }
     w->process->send(detail::request_envelope(id, message));
     if (options_.max_requests_per_worker != 0 && ++w->given >= options_.max_requests_per_worker) {
       ++recycled_;
@@ -341,7 +343,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
 
   void dispatch_waiting() {
     // A replacement started while dispatching dispatches again: the outer loop does it.
-    if (dispatching_ || closing_) return;
+    if (dispatching_) return;
     dispatching_ = true;
     while (!waiting_.empty()) {
       auto w = least_loaded();
@@ -354,6 +356,15 @@ class pool::impl : public std::enable_shared_from_this<impl> {
       assign(id, r, message, w);
     }
     dispatching_ = false;
+    settle_all_if_drained();
+  }
+
+  // Once closed and nothing waits: no replacement is due, and every idle worker goes.
+  void settle_all_if_drained() {
+    if (!closing_ || !waiting_.empty()) return;
+    for (auto& timer : respawn_timers_) timer->cancel();
+    respawn_timers_.clear();
+    for (const auto& w : std::vector<std::shared_ptr<worker>>(workers_)) settle(*w);
   }
 
   void check_ready() {
@@ -384,7 +395,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     for (const std::uint64_t id : std::vector<std::uint64_t>(w->in_flight.begin(), w->in_flight.end()))
       complete(id, errc::worker_exited, nullptr);
     // A retired worker was replaced when it was retired, if the pool was to keep its size.
-    if (closing_ || w->leaving != departure::none || serving() >= target_) return;
+    if (!needs_workers() || w->leaving != departure::none || serving() >= target_) return;
     replace_worker(w->answered || clock::now() - w->started >= healthy_lifetime);
   }
 
@@ -393,13 +404,14 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     if (it == requests_.end()) return;
     const auto w = it->second.assigned;
     const auto timeout = it->second.timeout;
+    // It may be stuck: take it out of rotation (a draining one too) before its request is
+    // settled, so that no waiting request is given the room that frees; kill it once its other
+    // requests are settled, or one more such timeout from now at the latest: a stuck worker would
+    // hold a request without a timeout of its own for ever.
+    const bool retired_now = w->leaving != departure::kill;
+    if (retired_now) retire(w, departure::kill);
     complete(id, std::make_error_code(std::errc::timed_out), nullptr);
-    // It may be stuck: take it out of rotation (a draining one too), and kill it once its
-    // other requests are settled, or one more such timeout from now at the latest: a stuck
-    // worker would hold a request without a timeout of its own for ever.
-    if (!w || w->leaving == departure::kill) return;
-    retire(w, departure::kill);
-    if (w->in_flight.empty()) return;  // killed already
+    if (!retired_now || w->in_flight.empty()) return;  // killed already
     w->kill_deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
     w->kill_deadline->async_wait([weak_self = weak_from_this(), weak = std::weak_ptr<worker>(w)](boost::system::error_code ec) {
       const auto self = weak_self.lock();
@@ -432,12 +444,12 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   }
 
   // A worker with nothing in flight goes, if it is to: stuck ones are killed; drained ones, and
-  // every one on close, are disconnected, which ends a serve() loop.
+  // every one once closed with nothing waiting, are disconnected, which ends a serve() loop.
   void settle(worker& w) {
     if (!w.in_flight.empty()) return;
     if (w.leaving == departure::kill) {
       w.process->kill(options_.fork.kill_signal);
-    } else if (w.leaving == departure::drain || closing_) {
+    } else if (w.leaving == departure::drain || (closing_ && waiting_.empty())) {
       w.process->disconnect();
     }
   }

@@ -49,10 +49,11 @@ TEST_CASE("requests complete through callbacks, spread over the workers") {
   boost::asio::io_context io;
   forkipc::pool pool(io, helper("pool_worker"), {}, workers(2));
   CHECK(pool.size() == 2);
-  std::vector<result> results(200);
-  for (int i = 0; i < 200; ++i) request(pool, {{"op", "echo"}, {"value", {{"i", i}}}}, results[i]);
+  // The first two go one to each worker (each takes one at a time); the rest to whichever is free.
   std::vector<result> pids(20);
   for (auto& r : pids) request(pool, op("pid"), r);
+  std::vector<result> results(200);
+  for (int i = 0; i < 200; ++i) request(pool, {{"op", "echo"}, {"value", {{"i", i}}}}, results[i]);
   test::run_until(io, [&] {
     return std::all_of(results.begin(), results.end(), [](auto& r) { return r.done; }) &&
            std::all_of(pids.begin(), pids.end(), [](auto& r) { return r.done; });
@@ -132,7 +133,7 @@ TEST_CASE("use_awaitable: a coroutine awaits (error_code, reply)") {
 
 TEST_CASE("many requests in flight on one worker are matched to their replies") {
   boost::asio::io_context io;
-  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 1, .max_in_flight_per_worker = 0});
   std::vector<result> results(1000);
   for (int i = 0; i < 1000; ++i) request(pool, {{"op", "echo"}, {"value", i}}, results[i]);
   test::run_until(io, [&] { return std::all_of(results.begin(), results.end(), [](auto& r) { return r.done; }); });
@@ -201,7 +202,8 @@ TEST_CASE("a worker that exits is replaced; its request fails with worker_exited
 
 TEST_CASE("SIGKILLed workers are replaced, and requests keep succeeding") {
   boost::asio::io_context io;
-  forkipc::pool pool(io, helper("pool_worker"), {}, workers(2));
+  // Unbounded in flight: the requests a worker holds when it dies fail, and are not retried.
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 2, .max_in_flight_per_worker = 0});
   std::vector<result> pids(2);
   for (auto& r : pids) request(pool, op("pid"), r);
   test::run_until(io, [&] { return pids[0].done && pids[1].done; });
@@ -445,7 +447,7 @@ TEST_CASE("max_in_flight_per_worker: a worker never holds more; the rest wait in
   }
   SUBCASE("unbounded, the same worker holds them all (the helper sees what a cap prevents)") {
     boost::asio::io_context io;
-    forkipc::pool pool(io, helper("concurrency_worker"), {}, {.workers = 1});
+    forkipc::pool pool(io, helper("concurrency_worker"), {}, {.workers = 1, .max_in_flight_per_worker = 0});
     std::vector<result> results(3);
     for (auto& r : results) request(pool, hold, r);
     CHECK(pool.stats().in_flight == 3);
@@ -639,7 +641,7 @@ TEST_CASE("request_options::timeout overrides the pool's request_timeout") {
 
 TEST_CASE("a stuck worker is killed one timeout after it was retired, even holding a request without a timeout") {
   boost::asio::io_context io;
-  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 1, .max_in_flight_per_worker = 0});
   result stuck, behind;
   request(pool, sleep_for(60'000), {.timeout = 200ms}, stuck);
   // On the same worker (the only one), behind the stuck request, with no timeout at all.
@@ -667,7 +669,8 @@ TEST_CASE("stats() agrees with a counted run") {
   // 100 answered, 5 thrown.
   std::vector<result> results(105);
   for (int i = 0; i < 105; ++i) request(pool, i < 100 ? json{{"op", "echo"}, {"value", i}} : op("throw"), results[i]);
-  CHECK(pool.stats().in_flight == 105);
+  CHECK(pool.stats().in_flight == 2);  // one each (the default); the rest wait in the pool
+  CHECK(pool.stats().pending == 103);
   test::run_until(io, [&] { return all_done(results); });
   // One worker exits under its request, and is replaced.
   result dies;
@@ -734,5 +737,95 @@ TEST_CASE("Node workers: readiness and recycling need nothing from them beyond t
   test::run_until(io, [&] { return test::child_pids().size() == 2; });
   pool.close();
   test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+// Pools a new user cannot trip on (issue 22): with default options a request waits in the pool
+// until a worker is free, so a slow request delays only itself. The timeouts here are a few
+// times the users' (100 and 300 ms) so that a replacement worker's start on a loaded machine,
+// under a sanitizer, stays well inside them: what is asserted does not change.
+
+TEST_CASE("defaults: in a burst where every fifth request is stuck, every quick request succeeds") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, {});  // one worker per core, nothing set
+  std::vector<result> results(50);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const bool slow = i % 5 == 4;
+    request(pool, slow ? sleep_for(60'000) : json{{"op", "echo"}, {"value", i}}, {.timeout = 500ms}, results[i]);
+  }
+  test::run_until(io, [&] { return all_done(results); }, 120s);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    CAPTURE(i);
+    if (i % 5 == 4) {
+      CHECK(results[i].ec == std::errc::timed_out);
+    } else {
+      CHECK_FALSE(results[i].ec);
+      CHECK(results[i].reply == i);
+    }
+  }
+  const auto s = pool.stats();
+  CHECK(s.completed == 40);
+  CHECK(s.timed_out == 10);
+  CHECK(s.rejected == 0);
+  CHECK(s.restarts == 10);  // each stuck worker was replaced
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("defaults: one slow request delays no quick one behind it") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, {});
+  result slow;
+  request(pool, sleep_for(60'000), {.timeout = 1500ms}, slow);
+  std::vector<result> quick(19);
+  for (auto& r : quick) request(pool, sleep_for(1), {.timeout = 1500ms}, r);
+  test::run_until(io, [&] { return all_done(quick) && slow.done; }, 120s);
+  for (auto& r : quick) CHECK_FALSE(r.ec);
+  CHECK(slow.ec == std::errc::timed_out);
+  CHECK(pool.stats().completed == 19);
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("defaults with max_pending only: a burst past it gets pool_busy at once, the rest succeed") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, {.max_pending = 8});
+  const std::size_t workers = pool.size();
+  // Completion order: every refused request completes before any accepted one.
+  std::vector<std::pair<std::size_t, std::error_code>> order;
+  for (std::size_t i = 0; i < 50; ++i) {
+    pool.async_request(sleep_for(20), [&order, i](std::error_code ec, json) { order.emplace_back(i, ec); });
+  }
+  CHECK(pool.stats().in_flight == workers);
+  CHECK(pool.stats().pending == 8);
+  CHECK(pool.stats().rejected == 50 - 8 - workers);
+  test::run_until(io, [&] { return order.size() == 50; });
+  const std::size_t busy = 50 - 8 - workers;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    CAPTURE(k);
+    if (k < busy) {
+      CHECK(order[k].second == forkipc::errc::pool_busy);
+      CHECK(order[k].first >= 8 + workers);  // the last ones came when the pool was full
+    } else {
+      CHECK_FALSE(order[k].second);
+    }
+  }
+  CHECK(pool.stats().completed == 8 + workers);
+  pool.close();
+  test::run_to_end(io);
+  CHECK(test::child_pids().empty());
+}
+
+TEST_CASE("close() serves the requests still waiting for a worker") {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, helper("pool_worker"), {}, workers(1));
+  std::vector<result> results(5);
+  for (auto& r : results) request(pool, sleep_for(20), r);
+  CHECK(pool.stats().pending == 4);
+  pool.close();
+  test::run_to_end(io);
+  for (auto& r : results) CHECK((r.done && !r.ec));
   CHECK(test::child_pids().empty());
 }

@@ -24,38 +24,44 @@
 namespace forkipc {
 
 /// How a pool starts and treats its workers. Every field is optional (designated-initializer
-/// friendly); the defaults give an unbounded pool of one worker per core that never recycles.
+/// friendly). The defaults give one worker per core, each given one request at a time (the rest
+/// wait in the pool, unbounded, so a slow request delays only itself), no timeout, and no
+/// recycling.
 struct pool_options {
   /// How many workers; 0: one per CPU core.
   std::size_t workers = 0;
   /// How each worker is started.
   fork_options fork{};
-  /// 0: none. Otherwise a request not answered in this time completes with std::errc::timed_out,
-  /// and its worker is replaced (see pool). request_options::timeout overrides it per request.
+  /// 0: none. Otherwise a request not answered this long after a worker took it completes with
+  /// std::errc::timed_out, and its worker is replaced (see pool). The time a request waits in
+  /// the pool for a free worker does not count: max_pending bounds that wait.
+  /// request_options::timeout overrides it per request.
   std::chrono::milliseconds request_timeout{0};
-  /// 0: unbounded. Otherwise at most this many requests wait for a worker (requests beyond what
-  /// the workers take: see max_in_flight_per_worker); a request past it completes at once with
-  /// errc::pool_busy, and nothing is sent. Requests wait only when no worker can take them: with
-  /// max_in_flight_per_worker at 0, only while no worker is alive (all of them being replaced).
+  /// 0: unbounded. Otherwise at most this many requests wait in the pool for a worker with room
+  /// (see max_in_flight_per_worker); a request past it completes at once with errc::pool_busy,
+  /// and nothing is sent.
   std::size_t max_pending = 0;
   /// 0: never recycle. Otherwise a worker that was given this many requests is retired
   /// gracefully, as Python's maxtasksperchild: it takes no new request, a replacement starts at
   /// once, and once it has answered what it holds it is disconnected, which ends its serve()
   /// loop. No request fails because of recycling. Counted in pool_stats::recycled and restarts.
   std::size_t max_requests_per_worker = 0;
-  /// 0: unbounded. Otherwise a worker never holds more than this many requests at once (sent
-  /// and not yet answered); further requests wait in the pool, bounded by max_pending, and go to
-  /// the first worker with room. A serve() worker answers one request at a time, so 1 keeps
-  /// every request in the parent until a worker is free, and a slow request delays no other.
-  std::size_t max_in_flight_per_worker = 0;
+  /// How many requests one worker holds at once (sent and not yet answered); further requests
+  /// wait in the pool, bounded by max_pending, and go in order to the least loaded worker with
+  /// room. The default, 1, suits serve(), which answers one request at a time: a request waits
+  /// in the parent until a worker is free, so a slow request delays no other. Raise it for
+  /// workers that answer concurrently, or for many short, uniform requests, where sending the
+  /// next before the last is answered saves a wake-up per request (the sum server); then a slow
+  /// request delays those queued behind it on its worker. 0: unbounded.
+  std::size_t max_in_flight_per_worker = 1;
 };
 
 /// Options of one request, for pool::async_request(message, options, token).
 struct request_options {
-  /// nullopt: pool_options::request_timeout applies. Otherwise this request's timeout, counted
-  /// from async_request, instead of the pool's: 0 means none, even when the pool has one. When
-  /// it passes, the request completes with std::errc::timed_out and its worker is replaced, as
-  /// with the pool's timeout.
+  /// nullopt: pool_options::request_timeout applies. Otherwise this request's timeout instead of
+  /// the pool's: 0 means none, even when the pool has one. It counts from when a worker takes
+  /// the request, as the pool's does. When it passes, the request completes with
+  /// std::errc::timed_out and its worker is replaced, as with the pool's timeout.
   std::optional<std::chrono::milliseconds> timeout;
 };
 
@@ -71,8 +77,7 @@ struct pool_stats {
   /// Requests answered with a reply (no error).
   std::size_t completed = 0;
   /// Accepted requests that ended with an error other than a timeout: errc::request_failed,
-  /// errc::worker_exited, errc::pool_closed (still waiting at close()), or an operating-system
-  /// error (no worker could be started).
+  /// errc::worker_exited, or an operating-system error (no worker could be started).
   std::size_t failed = 0;
   /// Requests that ended with std::errc::timed_out.
   std::size_t timed_out = 0;
@@ -102,10 +107,9 @@ class FORKIPC_API pool;  // exported: see forkipc/detail/export.hpp
 /// the envelope below), kept alive and reused for every request.
 ///
 /// Requests. async_request(message, token) sends message to the live worker with the fewest
-/// requests in flight (among those below pool_options::max_in_flight_per_worker); any number may
-/// be in flight on one worker unless that option says otherwise, and replies are matched by id.
-/// When no worker can take a request, it waits in the pool (bounded by pool_options::max_pending)
-/// and goes, in order, to the first worker with room.
+/// requests in flight, among those with room (pool_options::max_in_flight_per_worker: one by
+/// default); replies are matched by id. When no worker has room, the request waits in the pool
+/// (bounded by pool_options::max_pending) and goes, in order, to the first worker with room.
 /// It completes with (std::error_code, json) on the pool's io_context, through the token:
 /// - a callback `void(std::error_code ec, forkipc::json reply)`;
 /// - `boost::asio::use_future`: a `std::future<std::tuple<std::error_code, json>>`;
@@ -118,14 +122,13 @@ class FORKIPC_API pool;  // exported: see forkipc/detail/export.hpp
 ///   even those a dying worker had not started: a request may be what killed it, and a retry
 ///   would then kill the next worker too. Retry yourself when your requests are idempotent;
 /// - std::errc::timed_out: the request's timeout (request_options::timeout, else
-///   pool_options::request_timeout) passed. The worker is retired, as it may be stuck: it gets no
-///   new request, a replacement starts at once, and once the worker's other requests are settled
-///   it is sent fork_options::kill_signal; at the latest, when as long again has passed, it is
-///   sent the signal anyway, and the requests still on it (those without a timeout of their own
-///   too) fail with errc::worker_exited. A request that times out while it waits in the pool
-///   frees no worker;
+///   pool_options::request_timeout) passed since a worker took it. The worker is retired, as it
+///   may be stuck: it gets no new request, a replacement starts at once, and once the worker's
+///   other requests are settled it is sent fork_options::kill_signal; at the latest, when as long
+///   again has passed, it is sent the signal anyway, and the requests still on it (those without
+///   a timeout of their own too) fail with errc::worker_exited;
 /// - errc::pool_busy: pool_options::max_pending requests already wait; completes at once;
-/// - errc::pool_closed: the request came after close(), or was still waiting in the pool then;
+/// - errc::pool_closed: the request came after close();
 /// - an operating-system error: no worker is alive and a new one could not be started.
 ///
 /// A worker that ends for any reason is replaced: at once, or after a back-off (100 ms, doubling
@@ -205,8 +208,9 @@ class pool {
   /// As resize(workers), with the error in ec instead of thrown (ec is cleared on success).
   void resize(std::size_t workers, std::error_code& ec);
 
-  /// Takes no more requests (they complete with errc::pool_closed), lets every request in flight
-  /// finish, then disconnects each worker, which exits. The io_context runs until they have.
+  /// Takes no more requests (they complete with errc::pool_closed), serves every request it
+  /// accepted (those still waiting for a worker too, replacing workers that end meanwhile),
+  /// then disconnects each worker, which exits. The io_context runs until they have.
   void close();
 
   /// The workers alive and taking requests.
