@@ -43,7 +43,14 @@ void blocking_channel::write_queued() {
       throw error(errc::channel_closed, "cannot send a message: the peer closed the channel (" +
                                             std::generic_category().message(result) + ")");
     }
-    stream_.wait_writable(result, deadline{});
+    try {
+      stream_.wait_writable(result, deadline{});
+    } catch (const error&) {  // the peer broke the socket beside the rings
+      queue_.clear(none);
+      codec_.discard_stream();
+      close();
+      throw;
+    }
   }
   if (!codec_.streaming()) return;
   try {
@@ -75,9 +82,9 @@ std::optional<blocking_received> blocking_channel::receive(const deadline& until
       // other internal messages: none needs an answer
     }
     if (at_end_) return std::nullopt;
-    if (!stream_.wait_readable(until)) return std::nullopt;
     long got;
     try {
+      if (!stream_.wait_readable(until)) return std::nullopt;
       got = codec_.receive(stream_);
     } catch (const error&) {  // the peer broke the shared memory: the channel cannot go on
       close();
@@ -85,7 +92,7 @@ std::optional<blocking_received> blocking_channel::receive(const deadline& until
     }
     if (got > 0 || got == -EAGAIN) continue;
     at_end_ = true;  // the end, or ECONNRESET and the like: the peer is gone either way
-    if (auto truncated = codec_.finish()) throw std::move(*truncated);
+    codec_.finish(stream_);  // what it says (a message cut off, descriptors no message took) comes next
   }
 }
 
@@ -109,6 +116,7 @@ std::optional<std::variant<json, std::span<const std::byte>>> without_handle(
 void blocking_channel::close() noexcept {
   socket_.reset();
   at_end_ = true;
+  codec_.finish(stream_);  // closes what the peer passed that no message took
 }
 
 }  // namespace forkipc::detail

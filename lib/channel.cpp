@@ -150,6 +150,7 @@ bool channel::read_available(int max_reads) {
       return false;
     }
     deliver_decoded();
+    if (codec_.broken()) end_of_stream();
     if (state_ == state::closed) return false;  // a listener disconnected and nothing was queued
     // A short read emptied the socket: new bytes will raise a new edge. No need to ask again.
     // A ring has no edge: while its producer keeps up, reading on costs less than a turn of
@@ -186,12 +187,12 @@ void channel::deliver_decoded() {
       owner_.on_channel_error(std::move(std::get<error>(*event)));
     }
   }
-  if (codec_.broken()) end_of_stream();
 }
 
 void channel::end_of_stream() {
-  if (auto truncated = codec_.finish(); truncated && state_ == state::open)
-    owner_.on_channel_error(std::move(*truncated));
+  if (state_ == state::closed) return;
+  codec_.finish(stream_);  // a message cut off, descriptors no message took: told now
+  deliver_decoded();
   close_now();
 }
 
@@ -205,6 +206,7 @@ void channel::close_now() {
     boost::system::error_code ignored;
     socket_.close(ignored);
   }
+  codec_.finish(stream_);  // no-op after end_of_stream(); else what the peer passed closes unheard
   tell(outcome, false);
   boost::asio::post(io_, [this, life = owner_lifetime_.lock()] { owner_.on_channel_closed(); });
 }

@@ -60,16 +60,27 @@ long channel_codec::receive(byte_stream& stream, std::size_t read_size) {
 
 std::optional<channel_event> channel_codec::next(const json*& answer) {
   answer = nullptr;
-  if (pending_) return std::exchange(pending_, std::nullopt);
+  if (!pending_.empty()) {
+    error next = std::move(pending_.front());
+    pending_.pop_front();
+    return next;
+  }
   while (auto decoded = decoder_.next()) {
     std::optional<channel_event> event = interpret(std::move(*decoded), answer);
-    if (auto leftover = settle_descriptors()) {
+    if (auto leftover = settle_descriptors(decoder_.buffer().position())) {
       if (!event) return leftover;
-      pending_ = std::move(leftover);
+      pending_.push_back(std::move(*leftover));
     }
     if (event) return event;
   }
   return std::nullopt;
+}
+
+void channel_codec::finish(byte_stream& stream) {
+  if (std::exchange(finished_, true)) return;
+  if (auto truncated = decoder_.finish()) pending_.push_back(std::move(*truncated));
+  stream.hand_over(received_fds_, true);
+  if (auto leftover = settle_descriptors(UINT64_MAX)) pending_.push_back(std::move(*leftover));
 }
 
 std::optional<channel_event> channel_codec::interpret(decoded&& message, const json*& answer) {
@@ -102,10 +113,10 @@ std::optional<channel_event> channel_codec::interpret(decoded&& message, const j
   return std::nullopt;
 }
 
-std::optional<error> channel_codec::settle_descriptors() {
-  // Every byte before the decoder's position is decoded: what came with them and was not taken
-  // belongs to no message still to come.
-  received_fds_.settle(decoder_.buffer().position());
+std::optional<error> channel_codec::settle_descriptors(std::uint64_t decoded_end) {
+  // Every byte before decoded_end is decoded: what came with them and was not taken belongs to
+  // no message still to come.
+  received_fds_.settle(decoded_end);
   const auto closed = received_fds_.take_closed();
   if (!closed) return std::nullopt;
   std::string what = "the peer passed ";

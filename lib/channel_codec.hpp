@@ -88,8 +88,10 @@ class channel_codec {
   /// message is left with empty binary values. Large binary values are received into it again.
   void recycle(json& message) noexcept { inbox_.recycle(message); }
 
-  /// At the end of the stream: an error if it ended inside a message.
-  std::optional<error> finish() { return decoder_.finish(); }
+  /// At the end of the stream: closes every descriptor the peer passed that no message took
+  /// (those stream still holds too), and queues what next() then returns: an error if the
+  /// stream ended inside a message, and one for those descriptors. Once: later calls do nothing.
+  void finish(byte_stream& stream);
 
   /// true when the stream cannot go on (see message_decoder::broken).
   bool broken() const noexcept { return decoder_.broken(); }
@@ -100,13 +102,15 @@ class channel_codec {
  private:
   // What a decoded message means; nullopt for an internal message the codec handled itself.
   std::optional<channel_event> interpret(decoded&& message, const json*& answer);
-  // After each message: closes the descriptors no message can take any more, and says so.
-  std::optional<error> settle_descriptors();
+  // After each message (decoded_end: where it ended), and at the end: closes the descriptors no
+  // message can take any more, and says so.
+  std::optional<error> settle_descriptors(std::uint64_t decoded_end);
 
   serialization mode_;
   std::size_t max_nesting_depth_;
   received_descriptors received_fds_;
-  std::optional<error> pending_;  // an event to return before decoding more
+  std::deque<error> pending_;  // events to return before decoding more
+  bool finished_ = false;
   shm_inbox inbox_;
   message_decoder decoder_;
   std::optional<shm_outbox> outbox_;

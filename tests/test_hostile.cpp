@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -355,4 +356,95 @@ TEST_CASE("a program's own value nested too deep is refused by send, never a sta
   CHECK_THROWS_AS(child.send(json::parse("[[[[1]]]]")), forkipc::error);
   child.send(json::parse("[[[1]]]"));
   CHECK(child.receive(30s) == json::parse("[[[1]]]"));
+}
+
+namespace {
+
+// How many of this process's descriptors are open on path.
+std::size_t open_on(const std::filesystem::path& path) {
+  std::size_t n = 0;
+  for (const int fd : test::open_fds()) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec) == path) ++n;
+  }
+  return n;
+}
+
+// This process's resident memory, in bytes.
+std::size_t own_rss() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("a hostile child on shared memory: position records no message reaches are refused, and their descriptors closed with the channel") {
+  // What each attack must make the parent say, once (see tests/helpers/shm_attacker.cpp).
+  const std::map<std::string, std::string> complaints = {
+      {"records_far", "beyond"},            // a position past what the child wrote: the channel breaks
+      {"records_held", "no message takes"}, // held for a message that never came: closed at the end
+      {"records_flood", "broke the shared-memory channel"},
+  };
+  for (framing f : {framing::json, framing::binary}) {
+    for (const auto& [attack, complaint] : complaints) {
+      CAPTURE(name_of(f));
+      CAPTURE(attack);
+      const std::size_t baseline = own_descriptors();
+      const std::size_t null_baseline = open_on("/dev/null");  // the attacker passes /dev/null
+      const std::size_t rss_before = own_rss();
+      boost::asio::io_context io;
+      auto child = forkipc::fork(io, helper("shm_attacker"), {attack, name_of(f)},
+                                 {.serialization = serialization_of(f), .transport = forkipc::transport::shared_memory});
+      bool started = false;
+      std::vector<std::string> errors;
+      std::optional<std::size_t> at_close;
+      child->on("message", [&](const json& m) { started = started || m == json{{"started", true}}; });
+      child->on("error", [&](const forkipc::error& e) { errors.push_back(e.what()); });
+      child->on("close", [&](std::optional<int>, std::optional<int>) { at_close = open_on("/dev/null"); });
+      test::run_to_end(io, 120s);
+      // The message before a record that is in order (records_held) is delivered; a channel
+      // broken by a record may end before the message before it is read.
+      if (attack == "records_held") CHECK(started);
+      REQUIRE(errors.size() == 1);
+      CHECK_MESSAGE(errors[0].find(complaint) != std::string::npos, errors[0]);
+      // Closed once the channel closed, while the child_process still exists.
+      CHECK(at_close == null_baseline);
+      CHECK(own_rss() < rss_before + (4u << 20));
+      child.reset();
+      io.restart();
+      io.poll();
+      CHECK(own_descriptors() <= baseline + 3);  // at most the io_context's own (epoll, eventfd, timerfd)
+    }
+  }
+}
+
+TEST_CASE("a hostile child on shared memory: a sync::child parent refuses far records and closes held descriptors") {
+  for (framing f : {framing::json, framing::binary}) {
+    for (const std::string attack : {"records_far", "records_held"}) {
+      CAPTURE(name_of(f));
+      CAPTURE(attack);
+      const std::size_t null_baseline = open_on("/dev/null");
+      forkipc::sync::child child(helper("shm_attacker"), {attack, name_of(f)},
+                                 {.serialization = serialization_of(f), .transport = forkipc::transport::shared_memory});
+      std::vector<std::string> errors;
+      bool started = false;
+      for (;;) {
+        try {
+          auto message = child.receive(60s);
+          if (!message) break;
+          started = started || *message == json{{"started", true}};
+        } catch (const forkipc::error& e) {
+          errors.push_back(e.what());
+        }
+      }
+      if (attack == "records_held") CHECK(started);
+      REQUIRE(errors.size() == 1);
+      CHECK_MESSAGE(errors[0].find(attack == "records_far" ? "beyond" : "no message takes") != std::string::npos, errors[0]);
+      CHECK(open_on("/dev/null") == null_baseline);
+      child.disconnect();
+      CHECK(child.wait() == std::pair<std::optional<int>, std::optional<int>>{0, std::nullopt});
+    }
+  }
 }

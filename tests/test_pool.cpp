@@ -643,10 +643,10 @@ TEST_CASE("a stuck worker is killed one timeout after it was retired, even holdi
   boost::asio::io_context io;
   forkipc::pool pool(io, helper("pool_worker"), {}, {.workers = 1, .max_in_flight_per_worker = 0});
   result stuck, behind;
+  const auto start = std::chrono::steady_clock::now();  // before the timeout starts counting
   request(pool, sleep_for(60'000), {.timeout = 200ms}, stuck);
   // On the same worker (the only one), behind the stuck request, with no timeout at all.
   request(pool, op("pid"), {.timeout = 0ms}, behind);
-  const auto start = std::chrono::steady_clock::now();
   test::run_until(io, [&] { return stuck.done && behind.done; });
   CHECK(stuck.ec == std::errc::timed_out);
   CHECK(behind.ec == forkipc::errc::worker_exited);

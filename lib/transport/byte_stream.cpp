@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -93,12 +94,7 @@ long byte_stream::read(receive_buffer& buffer, received_descriptors& fds, std::s
   // the bytes that need it, so every record those bytes need is due by now.
   const std::size_t published = rings_->readable();
   if (rings_->take_records_due()) drain_socket();
-  {
-    std::lock_guard lock(records_mutex_);
-    for (record& r : records_)
-      for (unique_fd& fd : r.fds) fds.add({r.position, r.position + 1}, std::move(fd));
-    records_.clear();
-  }
+  hand_over(fds, false);
   const std::size_t wanted = std::min(published, read_size);
   const std::size_t n = wanted == 0 ? 0 : rings_->read(buffer.prepare(wanted).first(wanted));
   buffer.commit(n);
@@ -113,6 +109,16 @@ long byte_stream::read(receive_buffer& buffer, received_descriptors& fds, std::s
   return 0;
 }
 
+void byte_stream::hand_over(received_descriptors& fds, bool at_end) {
+  if (!rings_) return;
+  std::lock_guard lock(records_mutex_);
+  for (record& r : records_)
+    for (unique_fd& fd : r.fds) fds.add({r.position, r.position + 1}, std::move(fd));
+  records_.clear();
+  fds.count_closed(std::exchange(dropped_fds_, 0));
+  if (at_end) fds.count_closed(std::exchange(pending_fds_, {}).size());  // their record never came whole
+}
+
 void byte_stream::drain_socket() {
   std::lock_guard lock(records_mutex_);
   char bytes[4096];
@@ -125,6 +131,7 @@ void byte_stream::drain_socket() {
       return;
     }
     std::vector<unique_fd>& passed = received.passed;
+    const std::size_t first_record = records_.size();
     // The kernel ends a read after a write that passed descriptors: they belong to the last
     // record that starts in this read (or, cut off at its end, in the next one).
     const std::size_t read_start = control_.size();
@@ -146,23 +153,50 @@ void byte_stream::drain_socket() {
       std::uint64_t position = 0;
       for (std::size_t k = 0; k < 8; ++k)
         position |= std::uint64_t{static_cast<unsigned char>(control_[i + 1 + k])} << (8 * k);
+      check_record(position);
       records_.push_back({position, std::exchange(pending_fds_, {})});
       if (i >= read_start) started_here = records_.size() - 1;
       i += record_size;
     }
     control_.erase(0, i);
-    if (passed.empty()) continue;
-    // The kernel ends a read after a write that passed descriptors: they belong to the last
-    // record that starts in this read, whole or cut off at its end. Without one, they are
-    // strays, given a position before any message, so that the next one closes and reports them.
-    if (cut_off_here) {
-      pending_fds_ = std::move(passed);
-    } else if (started_here) {
-      for (unique_fd& fd : passed) records_[*started_here].fds.push_back(std::move(fd));
-    } else {
-      records_.push_back({0, std::move(passed)});
+    if (!passed.empty()) {
+      // The kernel ends a read after a write that passed descriptors: they belong to the last
+      // record that starts in this read, whole or cut off at its end. Without one, they are
+      // strays, given a position before any message, so that the next one closes and reports
+      // them.
+      if (cut_off_here) {
+        pending_fds_ = std::move(passed);
+      } else if (started_here) {
+        for (unique_fd& fd : passed) records_[*started_here].fds.push_back(std::move(fd));
+      } else {
+        records_.push_back({0, std::move(passed)});
+      }
+    }
+    // Bounded, whatever the peer sends: a record without descriptors holds nothing, and past
+    // max_held records (as many descriptors as a channel holds for its messages) the newest
+    // records' descriptors are closed at once, and reported as unclaimed.
+    records_.erase(std::remove_if(records_.begin() + static_cast<std::ptrdiff_t>(first_record), records_.end(),
+                                  [](const record& r) { return r.fds.empty(); }),
+                   records_.end());
+    while (records_.size() > received_descriptors::max_held) {
+      dropped_fds_ += records_.back().fds.size();
+      records_.pop_back();
     }
   }
+}
+
+void byte_stream::check_record(std::uint64_t position) {
+  // A record goes before the bytes it is for, once all before them are published: its position
+  // is at most what the peer published, at least what this end read, and after the last one.
+  const std::uint64_t read = rings_->read_position();
+  const std::uint64_t written = read + rings_->readable();
+  if (position > written)
+    throw_corrupt("it sent a position record for byte " + std::to_string(position) + " of the stream, beyond the " +
+                  std::to_string(written) + " bytes it has written");
+  if (position < read || (last_record_ && position <= *last_record_))
+    throw_corrupt("it sent a position record for byte " + std::to_string(position) +
+                  " of the stream, behind the bytes read or its last record");
+  last_record_ = position;
 }
 
 // ---- waiting ----

@@ -89,8 +89,12 @@ class byte_stream {
   /// came meanwhile (no need to wait).
   bool prepare_to_wait_for_space();
   /// The socket is readable: takes what came on it (wake-ups, records, the end) without
-  /// blocking. Throws forkipc::error when the peer broke the socket's protocol.
+  /// blocking. Throws forkipc::error when the peer broke the socket's protocol: an unknown
+  /// byte, or a record for a position it has not written, or behind one it sent before.
   void drain_socket();
+  /// Gives fds the descriptors the records brought (read() does, before each read), and counts
+  /// as closed those dropped past the bound; at_end, those whose record never came whole too.
+  void hand_over(received_descriptors& fds, bool at_end);
 
   // ---- blocking waits, for the blocking channel and for a process that exits ----
 
@@ -109,6 +113,8 @@ class byte_stream {
 
  private:
   int write_to_ring(write_queue& queue, std::vector<write_queue::callback>& completed);
+  // Throws when a record's position is not one the peer could have sent.
+  void check_record(std::uint64_t position);
   void wake_peer() noexcept;
 
   struct record {
@@ -125,6 +131,8 @@ class byte_stream {
   std::deque<record> records_;              // received, not handed to read()'s fds yet
   std::string control_;                     // a record cut off at the end of a socket read
   std::vector<unique_fd> pending_fds_;      // the descriptors of that record
+  std::optional<std::uint64_t> last_record_;  // the position of the last record received
+  std::size_t dropped_fds_ = 0;             // closed past the bound, not reported yet
   std::atomic<bool> peer_closed_ = false;   // the socket ended
 };
 

@@ -30,6 +30,9 @@ class received_descriptors {
   void add(stream_span read, unique_fd fd);
   /// The kernel closed descriptors of one read that did not fit its control buffer (MSG_CTRUNC).
   void add_truncated() noexcept { truncated_ = true; }
+  /// n descriptors were closed unclaimed elsewhere (before they could be held): counted here, so
+  /// that take_closed() reports them with the others.
+  void count_closed(std::size_t n) noexcept { closed_ += n; }
 
   /// The oldest descriptor that came with bytes of message, or an empty one.
   unique_fd take(stream_span message);
