@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "codec/binary_frames.hpp"
-#include "shared_memory.hpp"
+#include "channel/large_values.hpp"
 
 using forkipc::json;
 using namespace forkipc::detail;

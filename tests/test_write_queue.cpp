@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 using forkipc::detail::write_queue;
 

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "size_text.hpp"
+
 namespace forkipc::detail {
 
 namespace {

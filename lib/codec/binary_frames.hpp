@@ -11,7 +11,7 @@
 
 #include <forkipc/json.hpp>
 
-#include "codec/json_lines.hpp"  // decoded, internal_message, classify
+#include "codec/decoded.hpp"
 #include "codec/msgpack.hpp"
 #include "codec/receive_buffer.hpp"
 

@@ -80,11 +80,6 @@ error malformed(std::string_view line, const json::exception& e) {
 
 }  // namespace
 
-decoded classify(json&& value) {
-  if (is_internal_message(value)) return internal_message{std::move(value)};
-  return std::move(value);
-}
-
 namespace {
 
 decoded parse(std::string_view text) {
@@ -123,8 +118,6 @@ decoded decode_line(std::string_view line, std::size_t max_depth) {
 
 }  // namespace
 
-std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
-
 void encode_json_line(const json& message, std::string& out, std::size_t max_depth) {
   const std::size_t original_size = out.size();
   try {
@@ -136,13 +129,6 @@ void encode_json_line(const json& message, std::string& out, std::size_t max_dep
   out.push_back('\n');
 }
 
-bool is_internal_message(const json& message) noexcept {
-  if (!message.is_object()) return false;
-  const auto cmd = message.find("cmd");
-  if (cmd == message.end() || !cmd->is_string()) return false;
-  const auto& text = cmd->get_ref<const std::string&>();
-  return text.size() > 5 && text.starts_with("NODE_");
-}
 
 json_line_decoder::json_line_decoder(std::size_t max_message_size, std::size_t max_nesting_depth)
     : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth) {}

@@ -13,7 +13,9 @@
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
+#include "codec/decoded.hpp"
 #include "codec/receive_buffer.hpp"
+#include "size_text.hpp"
 
 namespace forkipc::detail {
 
@@ -22,27 +24,6 @@ namespace forkipc::detail {
 /// for a string that is not valid UTF-8 or a message nested more than max_depth levels deep.
 void encode_json_line(const json& message, std::string& out,
                       std::size_t max_depth = channel_options{}.max_nesting_depth);
-
-/// Node's test for its internal messages: an object whose "cmd" is a string that starts with
-/// "NODE_" and is longer than that. They never reach "message" listeners.
-bool is_internal_message(const json& message) noexcept;
-
-/// A decoded internal message (see is_internal_message).
-struct internal_message {
-  json value;
-};
-
-/// Bytes a peer sent with send_bytes (binary serialization only): a view of the decoder's
-/// buffer, valid until the decoder is fed or asked for the next message.
-struct raw_bytes {
-  std::string_view bytes;
-};
-
-/// What one message decodes to: a message, an internal message, bytes, or what was wrong.
-using decoded = std::variant<json, internal_message, raw_bytes, error>;
-
-/// value as a message or, when is_internal_message(value), as an internal one.
-decoded classify(json&& value);
 
 /// Splits a byte stream into lines and decodes each. Bytes go straight into the decoder's buffer,
 /// and lines are parsed where they lie: each byte is
@@ -87,9 +68,6 @@ class json_line_decoder {
   bool discarding_ = false;  // dropping the rest of an over-long line
   stream_span last_span_;
 };
-
-/// "N bytes".
-std::string size_text(std::size_t bytes);
 
 /// A short, printable, valid UTF-8 rendering of the start of bytes, for error messages.
 std::string excerpt(std::string_view bytes, std::size_t limit = 48);

@@ -1,4 +1,4 @@
-#include "mapping.hpp"
+#include "shm/mapping.hpp"
 
 #include <sys/mman.h>
 

@@ -1,4 +1,4 @@
-#include "memfd.hpp"
+#include "shm/memfd.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

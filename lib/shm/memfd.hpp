@@ -13,7 +13,7 @@
 #include <string>
 #include <system_error>
 
-#include "../unique_fd.hpp"
+#include "unique_fd.hpp"
 
 namespace forkipc::detail::shm {
 

@@ -16,7 +16,7 @@
 #include "transport/received_descriptors.hpp"
 #include "transport/shm_ring.hpp"
 #include "unique_fd.hpp"
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 

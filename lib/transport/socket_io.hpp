@@ -12,7 +12,7 @@
 #include "codec/receive_buffer.hpp"
 #include "transport/received_descriptors.hpp"
 #include "unique_fd.hpp"
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 

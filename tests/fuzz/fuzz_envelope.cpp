@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "codec/json_lines.hpp"
-#include "envelope.hpp"
+#include "pool/envelope.hpp"
 
 using forkipc::json;
 namespace detail = forkipc::detail;

@@ -6,7 +6,7 @@
 
 #include <forkipc/fork_options.hpp>
 
-#include "process.hpp"
+#include "process/process.hpp"
 #include "transport/byte_stream.hpp"  // channel_link
 #include "unique_fd.hpp"
 

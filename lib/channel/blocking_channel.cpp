@@ -1,4 +1,4 @@
-#include "blocking_channel.hpp"
+#include "channel/blocking_channel.hpp"
 
 #include <cerrno>
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include "spawn.hpp"
+#include "process/spawn.hpp"
 
-#include "inherited_channel.hpp"  // channel_mode_name
+#include "process/inherited_channel.hpp"  // channel_mode_name
 
 #include <fcntl.h>
 #include <signal.h>

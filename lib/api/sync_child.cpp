@@ -1,7 +1,7 @@
 #include <forkipc/sync/child.hpp>
 
-#include "blocking_channel.hpp"
-#include "spawn.hpp"
+#include "channel/blocking_channel.hpp"
+#include "process/spawn.hpp"
 
 namespace forkipc::sync {
 

@@ -1,4 +1,4 @@
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 namespace {

@@ -15,9 +15,9 @@
 #include "codec/message_codec.hpp"
 #include "transport/byte_stream.hpp"
 #include "transport/received_descriptors.hpp"
-#include "shared_memory.hpp"
+#include "channel/large_values.hpp"
 #include "unique_fd.hpp"
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 

@@ -13,7 +13,7 @@
 
 #include <forkipc/error.hpp>
 
-#include "codec/json_lines.hpp"  // size_text
+#include "size_text.hpp"
 #include "shm/mapping.hpp"
 #include "shm/memfd.hpp"
 

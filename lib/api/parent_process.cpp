@@ -8,8 +8,8 @@
 #include <forkipc/default_context.hpp>
 #include <forkipc/fork_options.hpp>
 
-#include "channel.hpp"
-#include "inherited_channel.hpp"
+#include "channel/channel.hpp"
+#include "process/inherited_channel.hpp"
 
 namespace forkipc {
 

@@ -17,10 +17,10 @@
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
-#include "channel_codec.hpp"
+#include "channel/channel_codec.hpp"
 #include "transport/byte_stream.hpp"
 #include "unique_fd.hpp"
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 

@@ -17,7 +17,7 @@
 #include <forkipc/child_process.hpp>
 #include <forkipc/error.hpp>
 
-#include "envelope.hpp"
+#include "pool/envelope.hpp"
 
 namespace forkipc {
 namespace {

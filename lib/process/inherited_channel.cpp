@@ -1,4 +1,4 @@
-#include "inherited_channel.hpp"
+#include "process/inherited_channel.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>

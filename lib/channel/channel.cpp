@@ -1,4 +1,4 @@
-#include "channel.hpp"
+#include "channel/channel.hpp"
 
 #include <sys/socket.h>
 

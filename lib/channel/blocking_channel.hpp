@@ -9,11 +9,11 @@
 
 #include <forkipc/json.hpp>
 
-#include "channel_codec.hpp"
+#include "channel/channel_codec.hpp"
 #include "transport/byte_stream.hpp"
 #include "transport/poll.hpp"
 #include "unique_fd.hpp"
-#include "write_queue.hpp"
+#include "transport/write_queue.hpp"
 
 namespace forkipc::detail {
 

@@ -1,4 +1,4 @@
-#include "envelope.hpp"
+#include "pool/envelope.hpp"
 
 #include <utility>
 

@@ -1,7 +1,7 @@
-#include "channel_codec.hpp"
+#include "channel/channel_codec.hpp"
 
 #include "codec/json_walk.hpp"
-#include "handle_passing.hpp"
+#include "channel/handle_passing.hpp"
 
 namespace forkipc::detail {
 

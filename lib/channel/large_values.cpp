@@ -1,4 +1,4 @@
-#include "shared_memory.hpp"
+#include "channel/large_values.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +20,7 @@
 
 #include <forkipc/error.hpp>
 
-#include "codec/json_lines.hpp"  // size_text
+#include "size_text.hpp"
 #include "shm/mapping.hpp"
 #include "shm/memfd.hpp"
 

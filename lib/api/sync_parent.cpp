@@ -1,7 +1,7 @@
 #include <forkipc/sync/parent.hpp>
 
-#include "blocking_channel.hpp"
-#include "inherited_channel.hpp"
+#include "channel/blocking_channel.hpp"
+#include "process/inherited_channel.hpp"
 
 namespace forkipc::sync {
 

@@ -1,4 +1,4 @@
-#include "handle_passing.hpp"
+#include "channel/handle_passing.hpp"
 
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-#include "output_pipe.hpp"
+#include "process/output_pipe.hpp"
 
 #include <unistd.h>
 

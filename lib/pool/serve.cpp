@@ -5,7 +5,7 @@
 #include <forkipc/pool.hpp>
 #include <forkipc/sync/parent.hpp>
 
-#include "envelope.hpp"
+#include "pool/envelope.hpp"
 
 namespace forkipc {
 namespace {

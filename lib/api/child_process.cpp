@@ -9,10 +9,10 @@
 
 #include <forkipc/default_context.hpp>
 
-#include "channel.hpp"
-#include "output_pipe.hpp"
-#include "process.hpp"
-#include "spawn.hpp"
+#include "channel/channel.hpp"
+#include "process/output_pipe.hpp"
+#include "process/process.hpp"
+#include "process/spawn.hpp"
 
 namespace forkipc {
 
