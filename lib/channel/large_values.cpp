@@ -2,16 +2,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <climits>
-#include <ctime>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -20,9 +15,8 @@
 
 #include <forkipc/error.hpp>
 
-#include "size_text.hpp"
-#include "shm/mapping.hpp"
 #include "shm/memfd.hpp"
+#include "size_text.hpp"
 
 namespace forkipc::detail {
 namespace {
@@ -38,13 +32,11 @@ enum class placement : std::uint8_t {
 
 constexpr std::size_t reference_size = 1 + 4 + 8 + 8;  // placement, ring, start, size
 constexpr std::uintptr_t huge_page_size = std::uintptr_t{2} << 20;
-constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint64_t never = value_ring::not_abandoned;
 
 [[noreturn]] void throw_errno(int code, const std::string& what) {
   throw error(std::error_code(code, std::system_category()), what);
 }
-
-std::size_t round_up(std::size_t n, std::size_t unit) { return (n + unit - 1) / unit * unit; }
 
 template <class T>
 void put(std::string& out, T value) {
@@ -61,13 +53,17 @@ T get(std::string_view& in) {
   return value;
 }
 
+// The end of a ring the other process moves: the producer (the receiver waits for its bytes) or
+// the consumer (the sender waits for room).
+enum class mover { producer, consumer };
+
 // Waits for the peer process to move a position of ring: spins first, as a peer on another CPU
-// is usually about to, then sleeps on the ring's doorbell, which the peer rings with each move,
-// so that a waiter costs no CPU and wakes at once. true once ready() holds; false once
-// give_up() does (asked at least every millisecond) and ready() still does not: a peer may
-// finish, then hang up, between the two.
+// is usually about to, then sleeps on the mover's doorbell, which it rings with each move, so
+// that a waiter costs no CPU and wakes at once. true once ready() holds; false once give_up()
+// does (asked at least every millisecond) and ready() still does not: a peer may finish, then
+// hang up, between the two.
 template <class Ready, class GiveUp>
-bool wait_for_peer(const shared_ring& ring, Ready ready, GiveUp give_up) {
+bool wait_for_peer(shm::byte_ring& ring, mover who, Ready ready, GiveUp give_up) {
   for (int spin = 0; spin < 2000; ++spin) {
     if (ready()) return true;
 #if defined(__x86_64__) || defined(__i386__)
@@ -75,10 +71,14 @@ bool wait_for_peer(const shared_ring& ring, Ready ready, GiveUp give_up) {
 #endif
   }
   for (;;) {
-    const std::uint32_t seen = ring.bell();
+    const std::uint32_t seen = who == mover::producer ? ring.producer_bell() : ring.consumer_bell();
     if (ready()) return true;
     if (give_up()) return ready();
-    ring.sleep_until_rung(seen, std::chrono::milliseconds(1));
+    if (who == mover::producer) {
+      ring.sleep_for_producer(seen, std::chrono::milliseconds(1));
+    } else {
+      ring.sleep_for_consumer(seen, std::chrono::milliseconds(1));
+    }
   }
 }
 
@@ -119,122 +119,30 @@ std::optional<std::string> read_value_file(const unique_fd& file, std::size_t of
 
 }  // namespace
 
-// ---- shared_ring ----
+// ---- value_ring ----
 
-shared_ring shared_ring::create(std::size_t capacity, unique_fd& fd) {
-  const std::size_t size = round_up(header_size + capacity, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));
-  std::error_code failed;
-  unique_fd created = shm::create_memfd("forkipc-ring", size, shm::sealing::size, failed);
-  if (failed) throw error(failed, "cannot create a shared-memory ring of " + size_text(size));
-  // Populated at once: one call allocates the pages that would otherwise fault in one by one.
-  auto region = shm::map_shared(created.get(), size, shm::populate::yes, failed);
-  if (failed) throw error(failed, "cannot map a shared-memory ring of " + size_text(size));
-  fd = std::move(created);
-  shared_ring ring(std::move(region));
-  ring.abandon_at(never);
-  return ring;
+namespace {
+
+value_ring create_value_ring(std::size_t capacity, unique_fd& fd) {
+  shm::ring_region region = shm::ring_region::create("forkipc-ring", 1, capacity, fd);
+  value_ring created{std::move(region), {}};
+  created.ring = created.region.ring(0, shm::wake_up::futex);
+  created.ring.set_note(value_ring::not_abandoned);
+  return created;
 }
 
-std::optional<shared_ring> shared_ring::adopt(const unique_fd& fd, std::string& why) {
-  const auto size = shm::sealed_size(fd.get(), why);
-  if (!size) {
+std::optional<value_ring> open_value_ring(const unique_fd& fd, std::string& why) {
+  auto region = shm::ring_region::open(fd, 1, why);
+  if (!region) {
     why = "the peer passed a shared-memory ring, but " + why;
     return std::nullopt;
   }
-  if (*size <= header_size) {
-    why = "the peer passed a shared-memory ring too small for its header";
-    return std::nullopt;
-  }
-  // Populated at once, as the creator's mapping is: the pages exist, only the mapping is new.
-  std::error_code failed;
-  auto region = shm::map_shared(fd.get(), *size, shm::populate::yes, failed);
-  if (failed) {
-    why = "cannot map the peer's shared-memory ring of " + size_text(*size) + ": " + failed.message();
-    return std::nullopt;
-  }
-  return shared_ring(std::move(region));
+  value_ring opened{std::move(*region), {}};
+  opened.ring = opened.region.ring(0, shm::wake_up::futex);
+  return opened;
 }
 
-// The header's words sit at the start of a page-aligned mapping: lock-free 64-bit atomics both
-// processes use through atomic_ref. 0: released, 1: written, 2: abandoned.
-std::uint64_t& shared_ring::word(std::size_t index) const noexcept {
-  return reinterpret_cast<std::uint64_t*>(base())[index];
-}
-
-std::uint64_t shared_ring::released() const noexcept {
-  return std::atomic_ref<std::uint64_t>(word(0)).load(std::memory_order_acquire);
-}
-
-void shared_ring::release_to(std::uint64_t position) noexcept {
-  if (position <= released()) return;
-  std::atomic_ref<std::uint64_t>(word(0)).store(position, std::memory_order_release);
-  ring_bell();
-}
-
-std::uint64_t shared_ring::written() const noexcept {
-  return std::atomic_ref<std::uint64_t>(word(1)).load(std::memory_order_acquire);
-}
-
-void shared_ring::publish_written(std::uint64_t position) noexcept {
-  std::atomic_ref<std::uint64_t>(word(1)).store(position, std::memory_order_release);
-  ring_bell();
-}
-
-std::uint64_t shared_ring::abandoned() const noexcept {
-  return std::atomic_ref<std::uint64_t>(word(2)).load(std::memory_order_acquire);
-}
-
-void shared_ring::abandon_at(std::uint64_t position) noexcept {
-  std::atomic_ref<std::uint64_t>(word(2)).store(position, std::memory_order_release);
-  ring_bell();
-}
-
-// The doorbell: half-words 6 (the count of rings) and 7 (the count of sleepers), after the
-// positions. A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. The
-// peer may write anything there: a wrong count only makes a wait end early or last its
-// maximum, never forever.
-std::uint32_t& shared_ring::half_word(std::size_t index) const noexcept {
-  return reinterpret_cast<std::uint32_t*>(base())[index];
-}
-
-std::uint32_t shared_ring::bell() const noexcept {
-  return std::atomic_ref<std::uint32_t>(half_word(6)).load(std::memory_order_seq_cst);
-}
-
-void shared_ring::ring_bell() const noexcept {
-  // The move, then the ring, then the look for sleepers; a sleeper does the converse (counts
-  // itself, then the kernel compares the bell with what it read before it looked): one of the
-  // two sees the other.
-  std::atomic_ref<std::uint32_t>(half_word(6)).fetch_add(1, std::memory_order_seq_cst);
-  if (std::atomic_ref<std::uint32_t>(half_word(7)).load(std::memory_order_seq_cst) != 0)
-    ::syscall(SYS_futex, &half_word(6), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
-}
-
-void shared_ring::sleep_until_rung(std::uint32_t seen, std::chrono::microseconds max) const noexcept {
-  std::atomic_ref<std::uint32_t> sleepers(half_word(7));
-  sleepers.fetch_add(1, std::memory_order_seq_cst);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max).count();
-  const timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  // EAGAIN (rung meanwhile), EINTR and ETIMEDOUT all mean: look again.
-  (void)::syscall(SYS_futex, &half_word(6), FUTEX_WAIT, seen, &timeout, nullptr, 0);
-  sleepers.fetch_sub(1, std::memory_order_seq_cst);
-}
-
-void shared_ring::write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept {
-  std::uint8_t* data = base() + header_size;
-  const auto offset = static_cast<std::size_t>(position % capacity());
-  const std::size_t first = std::min(bytes.size(), capacity() - offset);
-  std::memcpy(data + offset, bytes.data(), first);
-  std::memcpy(data, bytes.data() + first, bytes.size() - first);
-}
-
-void shared_ring::read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const {
-  const std::uint8_t* data = base() + header_size;
-  const auto offset = static_cast<std::size_t>(position % capacity());
-  const std::size_t first = std::min(n, capacity() - offset);
-  out.insert(out.end(), data + offset, data + offset + first);
-  out.insert(out.end(), data, data + (n - first));
-}
+}  // namespace
 
 // ---- shm_outbox ----
 
@@ -247,7 +155,7 @@ void shm_outbox::begin() noexcept {
 std::vector<unique_fd> shm_outbox::commit() {
   // The receiver may read the ring up to the first value still to stream: all before it is
   // there, or elsewhere (in a file, or abandoned).
-  if (ring_) ring_->publish_written(jobs_.empty() ? head_ : jobs_.front().start);
+  if (ring_) ring_->ring.publish(jobs_.empty() ? head_ : jobs_.front().start);
   return std::exchange(new_fds_, {});
 }
 
@@ -265,19 +173,19 @@ void shm_outbox::discard_stream() noexcept { jobs_.clear(); }
 
 std::size_t shm_outbox::in_flight() const noexcept {
   if (!ring_) return 0;
-  return static_cast<std::size_t>(head_ - std::min(ring_->released(), head_));
+  return static_cast<std::size_t>(head_ - std::min(ring_->ring.released(), head_));
 }
 
 std::size_t shm_outbox::free_space(std::uint64_t position) const noexcept {
   // The ring holds positions [released, released + capacity).
-  const std::uint64_t end = ring_->released() + ring_->capacity();
+  const std::uint64_t end = ring_->ring.released() + ring_->ring.capacity();
   return end > position ? static_cast<std::size_t>(end - position) : 0;
 }
 
 bool shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
   const std::size_t n = bytes.size();
   placement where;
-  if (ring_ && ring_->released() < backlog_until_) {
+  if (ring_ && ring_->ring.released() < backlog_until_) {
     // The receiver has not read past a message it could not keep up with: no streaming until
     // it has. A small value goes inline, where the socket's backpressure holds the sender; a
     // large one (which the peer's max_message_size might refuse inline) in a file of its own.
@@ -289,12 +197,12 @@ bool shm_outbox::spill(std::span<const std::uint8_t> bytes, std::string& out) {
   } else {
     if (!ring_) {
       unique_fd fd;
-      ring_ = shared_ring::create(ring_capacity, fd);
+      ring_ = create_value_ring(ring_capacity, fd);
       new_fds_.push_back(std::move(fd));
       ++ring_id_;
     }
     if (jobs_.empty() && n <= free_space(head_)) {
-      ring_->write(head_, bytes);
+      ring_->ring.copy_in(head_, bytes);
       where = placement::in_ring;
     } else {
       // Values after a streamed one stream too: the ring fills in order.
@@ -324,13 +232,13 @@ void shm_outbox::stream(bool sent) {
     const std::uint64_t end = value.start + value.bytes.size();
     std::uint64_t position = value.start;
     if (!sent) return abandon(i, position);
-    std::uint64_t seen = ring_->released();
+    std::uint64_t seen = ring_->ring.released();
     auto last_progress = clock_type::now();
     while (position < end) {
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, end - position));
-      const bool room = wait_for_peer(*ring_, [&] { return free_space(position) >= want; },
+      const bool room = wait_for_peer(ring_->ring, mover::consumer, [&] { return free_space(position) >= want; },
                                       [&] {
-                                        if (const auto now_seen = ring_->released(); now_seen != seen) {
+                                        if (const auto now_seen = ring_->ring.released(); now_seen != seen) {
                                           seen = now_seen;
                                           last_progress = clock_type::now();
                                         }
@@ -338,9 +246,9 @@ void shm_outbox::stream(bool sent) {
                                       });
       if (!room) return abandon(i, position);
       const auto from = static_cast<std::size_t>(position - value.start);
-      ring_->write(position, value.bytes.subspan(from, want));
+      ring_->ring.copy_in(position, value.bytes.subspan(from, want));
       position += want;
-      ring_->publish_written(position);
+      ring_->ring.publish(position);
     }
   }
 }
@@ -353,7 +261,7 @@ void shm_outbox::abandon(std::size_t first, std::uint64_t position) {
     const auto from = static_cast<std::size_t>(i == first ? position - value.start : 0);
     write_value_file(value.overflow, from, value.bytes.subspan(from));
   }
-  ring_->abandon_at(position);
+  ring_->ring.set_note(position);
   backlog_until_ = head_;
 }
 
@@ -385,7 +293,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
     const unique_fd fd = received_fds_.take(message_);
     if (!fd) return std::string("a reference to a new shared-memory ring that came without it");
     std::string why;
-    auto adopted = shared_ring::adopt(fd, why);
+    auto adopted = open_value_ring(fd, why);
     if (!adopted) return why;
     ring_ = std::move(adopted);
     ring_id_ = id;
@@ -398,16 +306,16 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
     if (!file) return std::string("a shared-memory value that came without its file");
   }
   // Whole in the ring means written before the message was sent: never wait for it.
-  if (where == placement::in_ring && start + size > ring_->written())
+  if (where == placement::in_ring && start + size > ring_->ring.published())
     return "a shared-memory reference beyond what the peer has written to its ring";
-  if (ring_ && id == ring_id_) ring_->release_to(start);  // what came before is not needed any more
+  if (ring_ && id == ring_id_) ring_->ring.release_to(start);  // what came before is not needed any more
 
   if (refused_ || size > max_message_size_ - fetched_bytes_) {
     // Skipped, not read, so that the next values and messages still find theirs.
     if (!refused_)
       refused_ = "its shared-memory values total more than the limit of " + size_text(max_message_size_) +
                  " in one message";
-    if (ring_ && id == ring_id_) ring_->release_to(start + size);
+    if (ring_ && id == ring_id_) ring_->ring.release_to(start + size);
     return std::nullopt;
   }
   fetched_bytes_ += size;
@@ -430,7 +338,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
   std::optional<std::string> failed;
   if (where == placement::own_file) {
     failed = read_value_file(file, 0, static_cast<std::size_t>(size), bytes);
-    if (ring_ && id == ring_id_) ring_->release_to(start + size);
+    if (ring_ && id == ring_id_) ring_->ring.release_to(start + size);
   } else {
     failed = read_streamed(start, static_cast<std::size_t>(size), file ? &file : nullptr, bytes);
   }
@@ -448,7 +356,7 @@ std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::si
     abandoned_ = true;  // and so are the message's next values
     auto failed = read_value_file(*overflow, static_cast<std::size_t>(position - start),
                                   static_cast<std::size_t>(end - position), bytes);
-    ring_->release_to(end);
+    ring_->ring.release_to(end);
     return failed;
   };
   if (abandoned_) return from_overflow(start);
@@ -457,10 +365,10 @@ std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::si
     std::uint64_t written = 0, abandoned = never;
     // written first: a sender that wrote past this value has marked where it abandoned it.
     const bool moved = wait_for_peer(
-        *ring_,
+        ring_->ring, mover::producer,
         [&] {
-          written = ring_->written();
-          abandoned = ring_->abandoned();
+          written = ring_->ring.published();
+          abandoned = ring_->ring.note();
           return written > position || (abandoned >= start && abandoned < end);
         },
         [&] { return peer_gone(); });
@@ -470,9 +378,9 @@ std::optional<std::string> shm_inbox::read_streamed(std::uint64_t start, std::si
     const std::uint64_t limit = cut ? abandoned : std::min(written, end);
     while (position < limit) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(shm_outbox::chunk_size, limit - position));
-      ring_->read(position, n, bytes);
+      ring_->ring.copy_out(position, n, bytes);
       position += n;
-      ring_->release_to(position);
+      ring_->ring.release_to(position);
     }
     if (cut) return from_overflow(position);
   }

@@ -11,61 +11,23 @@
 #include <string>
 #include <vector>
 
-#include <boost/interprocess/mapped_region.hpp>
-
 #include "codec/msgpack.hpp"
+#include "shm/byte_ring.hpp"
 #include "transport/received_descriptors.hpp"
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
 
-/// The ring a channel's sender streams large values through: one sealed memfd (shm/memfd.hpp
-/// says why a memfd), mapped by both sides with Boost.Interprocess's mapped_region, with a header
-/// of three positions and a doorbell, then the data. Positions count bytes from the ring's creation and only
-/// grow; position p lives at offset p % capacity().
-class shared_ring {
- public:
-  /// A new ring of capacity data bytes; fd receives its descriptor (close-on-exec), to pass to
-  /// the peer. Throws forkipc::error naming the reason.
-  static shared_ring create(std::size_t capacity, unique_fd& fd);
+/// The ring a channel's sender streams large values through: one shm::byte_ring in a region of
+/// its own, created at the sender's first large value and passed with it, used by position
+/// (values are placed at encoding and streamed later) and woken by futex, since both sides wait
+/// on it outside their event loops. The producer's note() says where it gave up on the ring for
+/// a value (see shm_outbox); not_abandoned while it has not.
+struct value_ring {
+  shm::ring_region region;
+  shm::byte_ring ring;
 
-  /// Maps a ring the peer passed. Returns nullopt, with why filled in, for a descriptor that is
-  /// not a memfd sealed against shrinking and growing, or too small for a header and some data.
-  static std::optional<shared_ring> adopt(const unique_fd& fd, std::string& why);
-
-  std::size_t capacity() const noexcept { return region_.get_size() - header_size; }
-
-  /// The sender's progress: every byte before it is in the ring (or, past abandoned(), in the
-  /// value's overflow file).
-  std::uint64_t written() const noexcept;
-  void publish_written(std::uint64_t position) noexcept;
-  /// The receiver's progress: every byte before it has been read, and its space may be reused.
-  std::uint64_t released() const noexcept;
-  void release_to(std::uint64_t position) noexcept;  // never moves it back
-  /// Where the sender stopped writing a message's values to the ring; see shm_outbox.
-  std::uint64_t abandoned() const noexcept;
-  void abandon_at(std::uint64_t position) noexcept;
-
-  /// The doorbell: every move of a position above rings it (a counter both map, and a futex
-  /// wake when the other side sleeps on it). A waiter reads bell(), checks what it waits for,
-  /// then sleeps until the bell moves past what it read, or for at most max.
-  std::uint32_t bell() const noexcept;
-  void sleep_until_rung(std::uint32_t seen, std::chrono::microseconds max) const noexcept;
-
-  /// Copies bytes to (from) the ring at position, across its end if need be.
-  void write(std::uint64_t position, std::span<const std::uint8_t> bytes) noexcept;
-  void read(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const;
-
-  static constexpr std::size_t header_size = 64;
-
- private:
-  explicit shared_ring(boost::interprocess::mapped_region region) noexcept : region_(std::move(region)) {}
-  std::uint8_t* base() const noexcept { return static_cast<std::uint8_t*>(region_.get_address()); }
-  std::uint64_t& word(std::size_t index) const noexcept;
-  std::uint32_t& half_word(std::size_t index) const noexcept;
-  void ring_bell() const noexcept;
-
-  boost::interprocess::mapped_region region_;
+  static constexpr std::uint64_t not_abandoned = UINT64_MAX;
 };
 
 /// The sending side: places large binary values in the channel's ring, which is created at the
@@ -125,7 +87,7 @@ class shm_outbox final : public binary_spill {
   void abandon(std::size_t job_index, std::uint64_t position);
 
   std::size_t threshold_;
-  std::optional<shared_ring> ring_;
+  std::optional<value_ring> ring_;
   std::uint32_t ring_id_ = 0;
   std::uint64_t head_ = 0;            // the next position to place bytes at
   std::uint64_t backlog_until_ = 0;   // stream only once the receiver has read to here
@@ -177,7 +139,7 @@ class shm_inbox final : public binary_fetch {
   received_descriptors& received_fds_;
   std::size_t max_message_size_;
   int socket_ = -1;
-  std::optional<shared_ring> ring_;
+  std::optional<value_ring> ring_;
   std::uint32_t ring_id_ = 0;
   std::vector<std::vector<std::uint8_t>> spares_;
 

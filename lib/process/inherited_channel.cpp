@@ -125,7 +125,7 @@ inherited_channel take_inherited_channel() {
   }
   const channel_mode mode = inherited_mode();
   const int fd = validated_descriptor(*s.channel_fd);
-  std::optional<shm_rings> rings;
+  std::optional<shm::ring_region> rings;
   if (mode.transport == transport::shared_memory) rings.emplace(byte_stream::receive_setup(fd));
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::unsetenv(channel_fd_variable);

@@ -217,10 +217,10 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   unique_fd parent_end(sockets[0]);
   const unique_fd child_end = move_above_stdio(unique_fd(sockets[1]));
   // The shared memory goes first on the socket, before the child can look.
-  std::optional<shm_rings> rings;
+  std::optional<shm::ring_region> rings;
   if (options.transport == transport::shared_memory) {
     unique_fd region;
-    rings.emplace(shm_rings::create(shm_rings::default_capacity, region));
+    rings.emplace(byte_stream::create_rings(region));
     byte_stream::send_setup(parent_end.get(), region);
   }
 

@@ -47,6 +47,14 @@ void relax(unsigned step) noexcept {
 
 }  // namespace
 
+byte_stream::byte_stream(int socket, std::optional<shm::ring_region> rings) noexcept
+    : socket_(socket), rings_(std::move(rings)) {
+  if (!rings_) return;
+  const bool parent_end = rings_->created_here();
+  out_ = rings_->ring(parent_end ? 0 : 1, shm::wake_up::by_caller);
+  in_ = rings_->ring(parent_end ? 1 : 0, shm::wake_up::by_caller);
+}
+
 // ---- writing ----
 
 int byte_stream::write(write_queue& queue, std::vector<write_queue::callback>& completed) {
@@ -66,10 +74,10 @@ int byte_stream::write_to_ring(write_queue& queue, std::vector<write_queue::call
       const std::uint64_t position = queue.written();
       for (std::size_t i = 0; i < 8; ++i) record[1 + i] = static_cast<char>(position >> (8 * i));
       if ((result = send_whole(socket_, std::string_view(record, record_size), fds)) != 0) break;
-      rings_->count_record_sent();
+      out_.count_note();
       recorded_at_ = position;
     }
-    const std::size_t n = rings_->write(std::span<const iovec>(iov.data(), queue.gather(iov)));
+    const std::size_t n = out_.write(std::span<const iovec>(iov.data(), queue.gather(iov)));
     if (n == 0) {
       result = ring_full;
       break;
@@ -77,7 +85,7 @@ int byte_stream::write_to_ring(write_queue& queue, std::vector<write_queue::call
     wrote = true;
     queue.consume(n, completed);
   }
-  if (wrote && rings_->take_consumer_sleeping()) wake_peer();
+  if (wrote && out_.take_consumer_sleeping()) wake_peer();
   return result;
 }
 
@@ -92,20 +100,24 @@ long byte_stream::read(receive_buffer& buffer, received_descriptors& fds, std::s
   if (!rings_) return receive_some(socket_, buffer, fds, read_size);
   // What is published now, then the records: the producer counts a record before it publishes
   // the bytes that need it, so every record those bytes need is due by now.
-  const std::size_t published = rings_->readable();
-  if (rings_->take_records_due()) drain_socket();
+  const std::size_t published = in_.readable();
+  // Records are due when the peer counted more than were seen.
+  if (const std::uint64_t sent = in_.note(); sent != records_seen_) {
+    records_seen_ = sent;
+    drain_socket();
+  }
   hand_over(fds, false);
   const std::size_t wanted = std::min(published, read_size);
-  const std::size_t n = wanted == 0 ? 0 : rings_->read(buffer.prepare(wanted).first(wanted));
+  const std::size_t n = wanted == 0 ? 0 : in_.read(buffer.prepare(wanted).first(wanted));
   buffer.commit(n);
   if (n > 0) {
-    if (rings_->take_producer_waiting()) wake_peer();
+    if (in_.take_producer_waiting()) wake_peer();
     return static_cast<long>(n);
   }
   if (!peer_closed_) return -EAGAIN;
   // The socket ended after the look at the ring: the peer may have published its last bytes
   // between the two, and they come before the end.
-  if (rings_->readable() > 0) return read(buffer, fds, read_size);
+  if (in_.readable() > 0) return read(buffer, fds, read_size);
   return 0;
 }
 
@@ -188,8 +200,8 @@ void byte_stream::drain_socket() {
 void byte_stream::check_record(std::uint64_t position) {
   // A record goes before the bytes it is for, once all before them are published: its position
   // is at most what the peer published, at least what this end read, and after the last one.
-  const std::uint64_t read = rings_->read_position();
-  const std::uint64_t written = read + rings_->readable();
+  const std::uint64_t read = in_.read_position();
+  const std::uint64_t written = read + in_.readable();
   if (position > written)
     throw_corrupt("it sent a position record for byte " + std::to_string(position) + " of the stream, beyond the " +
                   std::to_string(written) + " bytes it has written");
@@ -201,7 +213,7 @@ void byte_stream::check_record(std::uint64_t position) {
 
 // ---- waiting ----
 
-bool byte_stream::has_input() const { return rings_->readable() > 0; }
+bool byte_stream::has_input() const { return in_.readable() > 0; }
 
 bool byte_stream::spin_for_input(clock::time_point until) const {
   for (unsigned step = 1;; ++step) {
@@ -211,11 +223,11 @@ bool byte_stream::spin_for_input(clock::time_point until) const {
   }
 }
 
-bool byte_stream::prepare_to_sleep() { return rings_->prepare_to_sleep() || peer_closed_; }
+bool byte_stream::prepare_to_sleep() { return in_.prepare_to_sleep() || peer_closed_; }
 
-void byte_stream::awake() noexcept { rings_->awake(); }
+void byte_stream::awake() noexcept { in_.awake(); }
 
-bool byte_stream::prepare_to_wait_for_space() { return rings_->wait_for_space() || peer_closed_; }
+bool byte_stream::prepare_to_wait_for_space() { return out_.prepare_to_wait_for_space() || peer_closed_; }
 
 bool byte_stream::wait_readable(const deadline& until) {
   if (!rings_) return detail::wait_readable(socket_, until);
@@ -244,13 +256,17 @@ bool byte_stream::wait_writable(int write_result, const deadline& until) {
 
 // ---- setting up ----
 
+shm::ring_region byte_stream::create_rings(unique_fd& fd) {
+  return shm::ring_region::create("forkipc-channel", 2, ring_capacity, fd);
+}
+
 void byte_stream::send_setup(int socket, const unique_fd& region) {
   const int fd = region.get();
   if (const int failed = send_whole(socket, std::string_view(&setup_byte, 1), std::span<const int>(&fd, 1)))
     throw error(std::error_code(failed, std::system_category()), "cannot pass the shared memory of a channel to the child");
 }
 
-shm_rings byte_stream::receive_setup(int socket) {
+shm::ring_region byte_stream::receive_setup(int socket) {
   // The parent sent it before starting this process: it is there, unless something else
   // started this process with a channel of its own.
   if (!detail::wait_readable(socket, deadline(std::chrono::milliseconds(5000))))
@@ -261,7 +277,10 @@ shm_rings byte_stream::receive_setup(int socket) {
   unique_fd region = received.passed.empty() ? unique_fd() : std::move(received.passed.front());
   if (got != 1 || byte != setup_byte || !region)
     throw error(errc::malformed_message, "the parent asked for the shared-memory transport but sent something else than its memory first");
-  return shm_rings::open(region);
+  std::string why;
+  auto rings = shm::ring_region::open(region, 2, why);
+  if (!rings) throw error(errc::malformed_message, "the parent passed a shared-memory channel that cannot be used: " + why);
+  return std::move(*rings);
 }
 
 }  // namespace forkipc::detail

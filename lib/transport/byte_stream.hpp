@@ -14,7 +14,7 @@
 #include "codec/receive_buffer.hpp"
 #include "transport/poll.hpp"
 #include "transport/received_descriptors.hpp"
-#include "transport/shm_ring.hpp"
+#include "shm/byte_ring.hpp"
 #include "unique_fd.hpp"
 #include "transport/write_queue.hpp"
 
@@ -24,7 +24,7 @@ namespace forkipc::detail {
 /// rings beside it.
 struct channel_link {
   unique_fd socket;
-  std::optional<shm_rings> rings;
+  std::optional<shm::ring_region> rings;  // two rings: the parent writes ring 0, the child ring 1
 };
 
 /// The two directions of one channel's byte stream, apart from framing and from how the event
@@ -32,7 +32,8 @@ struct channel_link {
 ///
 /// On the socket transport the bytes and the descriptors passed with them go through the
 /// connected Unix socket. On the shared-memory transport the bytes go through a pair of rings
-/// both processes map (shm_rings), and the socket stays beside them for everything that needs
+/// both processes map (shm::byte_ring, one per direction, in one shm::ring_region), and the
+/// socket stays beside them for everything that needs
 /// the kernel, never for the bytes themselves:
 ///   - descriptors: a record "R" with the stream position of the message that passes them,
 ///     sent (with SCM_RIGHTS) before the message's bytes are published, so that the consumer,
@@ -52,8 +53,7 @@ class byte_stream {
   static constexpr std::chrono::microseconds spin_window{100};
 
   /// The socket transport, or with rings the shared-memory one.
-  explicit byte_stream(int socket, std::optional<shm_rings> rings = std::nullopt) noexcept
-      : socket_(socket), rings_(std::move(rings)) {}
+  explicit byte_stream(int socket, std::optional<shm::ring_region> rings = std::nullopt) noexcept;
 
   bool shared_memory() const noexcept { return rings_.has_value(); }
   int socket() const noexcept { return socket_; }
@@ -105,11 +105,17 @@ class byte_stream {
 
   // ---- setting up the shared-memory transport ----
 
+  /// The rings of a new shared-memory channel, for the parent's end; fd receives the region's
+  /// descriptor, for send_setup(). Throws forkipc::error naming the reason.
+  static shm::ring_region create_rings(unique_fd& fd);
   /// The parent, before the child starts: passes the region's descriptor on the socket, first.
   static void send_setup(int socket, const unique_fd& region);
   /// The child, when it takes its channel: maps the region the parent passed. Throws
   /// forkipc::error when there is none, or it is not a forkipc channel's.
-  static shm_rings receive_setup(int socket);
+  static shm::ring_region receive_setup(int socket);
+
+  /// The size of each ring of a shared-memory channel.
+  static constexpr std::size_t ring_capacity = std::size_t{1} << 20;
 
  private:
   int write_to_ring(write_queue& queue, std::vector<write_queue::callback>& completed);
@@ -123,7 +129,9 @@ class byte_stream {
   };
 
   int socket_;
-  std::optional<shm_rings> rings_;
+  std::optional<shm::ring_region> rings_;
+  shm::byte_ring out_, in_;                 // on rings_: the one this end writes, and reads
+  std::uint64_t records_seen_ = 0;          // the peer's count of records (in_.note()) seen
   // Shared memory only. Writing is the channel's to serialize; what the socket brings is
   // guarded here, as a blocked writer may take it too (waiting for a wake-up).
   std::uint64_t recorded_at_ = UINT64_MAX;  // the position whose record was sent last

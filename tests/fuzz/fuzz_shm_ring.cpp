@@ -1,4 +1,4 @@
-// libFuzzer target: the shared-memory ring's consumer and producer against a hostile peer that
+// libFuzzer target: the shared-memory transport's ring (shm/byte_ring) consumer and producer against a hostile peer that
 // writes anything anywhere in the region, with what is read fed to the binary frame decoder.
 //
 // Both ends of a small region live in this process: "us" (the parent's end, whose code is under
@@ -23,9 +23,10 @@
 
 #include "codec/binary_frames.hpp"
 #include "shm/mapping.hpp"
-#include "transport/shm_ring.hpp"
+#include "shm/byte_ring.hpp"
 
-using forkipc::detail::shm_rings;
+using forkipc::detail::shm::byte_ring;
+using forkipc::detail::shm::ring_region;
 
 namespace {
 
@@ -36,8 +37,9 @@ void require(bool condition) {
   if (!condition) std::abort();
 }
 
-// The layout shm_ring.cpp writes: producer lines at 64 (ring 0) and 192 (ring 1), the consumer's
-// 64 bytes after; data after the 4 KiB header. We are the parent: we write ring 0, read ring 1.
+// The layout byte_ring.cpp writes: producer lines at 64 (ring 0) and 192 (ring 1), the consumer's
+// 64 bytes after (a line: position, bell, flag, note); data after the 4 KiB header. We are the
+// parent: we write ring 0, read ring 1.
 struct peer_view {
   char* base;
   std::uint64_t& word(std::size_t offset) { return *reinterpret_cast<std::uint64_t*>(base + offset); }
@@ -45,16 +47,18 @@ struct peer_view {
   std::uint64_t& our_read_of_theirs() { return word(192 + 64); }
   std::uint64_t& their_read_of_ours() { return word(64 + 64); }
   std::uint32_t& flag(std::size_t offset) { return *reinterpret_cast<std::uint32_t*>(base + offset); }
-  char* their_data() { return base + shm_rings::header_size + capacity; }
+  char* their_data() { return base + ring_region::header_size + capacity; }
 };
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   forkipc::detail::unique_fd fd;
-  std::optional<shm_rings> us = shm_rings::create(capacity, fd);
+  ring_region region = ring_region::create("fuzz", 2, capacity, fd);
+  std::optional<byte_ring> us_out = region.ring(0, forkipc::detail::shm::wake_up::by_caller);
+  std::optional<byte_ring> us_in = region.ring(1, forkipc::detail::shm::wake_up::by_caller);
   std::error_code ec;
-  auto raw = forkipc::detail::shm::map_shared(fd.get(), shm_rings::header_size + 2 * capacity,
+  auto raw = forkipc::detail::shm::map_shared(fd.get(), ring_region::header_size + 2 * capacity,
                                               forkipc::detail::shm::populate::no, ec);
   require(!ec);
   peer_view peer{static_cast<char*>(raw.get_address())};
@@ -79,16 +83,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           peer.their_write() = peer_written + static_cast<std::int8_t>(arg) * (capacity / 16);
           break;
         case 2:  // the peer moves our ring's read position anywhere
-          peer.their_read_of_ours() = us->written() - static_cast<std::int8_t>(arg) * 64;
+          peer.their_read_of_ours() = us_out->written() - static_cast<std::int8_t>(arg) * 64;
           break;
         case 3:  // the peer scribbles over the whole header's flag words
-          peer.flag(64 + 8) = arg;
-          peer.flag(192 + 64 + 8) = arg;
-          peer.word(192 + 16) += arg;
+          peer.flag(64 + 8) = arg;             // our producer's bell
+          peer.flag(64 + 12) = arg;            // our producer's flag
+          peer.flag(192 + 64 + 12) = arg;      // their consumer's flag
+          peer.word(192 + 16) += arg;          // their note (the records count)
           break;
         case 4: {  // we read, and decode
           const std::size_t want = std::size_t{arg} * 32 + 1;
-          const std::size_t got = us->read({out.data(), want});
+          const std::size_t got = us_in->read({out.data(), want});
           require(got <= want && got <= capacity);
           decoder.feed({out.data(), got});
           while (auto message = decoder.next()) {
@@ -100,17 +105,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 5: {  // we write
           const std::string bytes(std::size_t{arg} * 64, 'x');
           const iovec piece{const_cast<char*>(bytes.data()), bytes.size()};
-          require(us->write({&piece, 1}) <= bytes.size());
+          require(us_out->write({&piece, 1}) <= bytes.size());
           break;
         }
         case 6:
-          if (!us->prepare_to_sleep()) us->awake();
-          (void)us->take_producer_waiting();
-          (void)us->take_records_due();
+          if (!us_in->prepare_to_sleep()) us_in->awake();
+          (void)us_in->take_producer_waiting();
+          (void)us_in->note();
           break;
         case 7:
-          (void)us->wait_for_space();
-          (void)us->take_consumer_sleeping();
+          (void)us_out->prepare_to_wait_for_space();
+          (void)us_out->take_consumer_sleeping();
           break;
       }
     } catch (const forkipc::error&) {

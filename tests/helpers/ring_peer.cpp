@@ -23,7 +23,7 @@ namespace {
 constexpr int channel_fd = 3;
 
 // Copies both into the ring and publishes them at once: whoever sees the first sees the second.
-void publish(forkipc::detail::shm_rings& rings, std::string_view whole, std::string_view half) {
+void publish(forkipc::detail::shm::byte_ring& rings, std::string_view whole, std::string_view half) {
   const iovec pieces[2] = {{const_cast<char*>(whole.data()), whole.size()},
                            {const_cast<char*>(half.data()), half.size()}};
   if (rings.write(pieces) != whole.size() + half.size()) {
@@ -41,7 +41,8 @@ int main() {
     return 2;
   }
   try {
-    auto rings = forkipc::detail::byte_stream::receive_setup(channel_fd);
+    auto region = forkipc::detail::byte_stream::receive_setup(channel_fd);
+    auto rings = region.ring(1, forkipc::detail::shm::wake_up::by_caller);  // the child writes ring 1
     std::string started, large;
     forkipc::detail::encode_binary_frame(forkipc::json{{"started", true}}, started);
     forkipc::detail::encode_binary_frame(forkipc::json(std::string(std::size_t{512} << 10, 'h')), large);

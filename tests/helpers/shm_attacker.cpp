@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   const std::string attack = argv[1];
   const auto mode = std::string(argv[2]) == "binary" ? forkipc::serialization::binary : forkipc::serialization::json;
   try {
-    auto rings = forkipc::detail::byte_stream::receive_setup(channel_fd);
+    auto region = forkipc::detail::byte_stream::receive_setup(channel_fd);
+    auto rings = region.ring(1, forkipc::detail::shm::wake_up::by_caller);  // the child writes ring 1
     std::string started;
     forkipc::detail::encode_message(mode, forkipc::json{{"started", true}}, started);
     const iovec piece{started.data(), started.size()};
