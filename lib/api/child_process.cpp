@@ -108,8 +108,6 @@ class child_process::impl final : public detail::channel_owner {
     self_.events_.emit<events::bytes>(bytes);
   }
 
-  void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
-
   void on_channel_error(error&& problem) override { report(problem); }
 
   void on_channel_closed() override {

@@ -39,8 +39,6 @@ class parent_process::impl final : public detail::channel_owner {
     self_.events_.emit<events::bytes>(bytes);
   }
 
-  void on_channel_internal(json&&) override {}  // no internal message needs an answer yet
-
   void on_channel_error(error&& problem) override {
     if (self_.events_.has_listeners<events::error>()) {
       self_.events_.emit<events::error>(problem);

@@ -26,31 +26,20 @@ void blocking_channel::send_bytes(std::span<const std::byte> bytes) {
 
 void blocking_channel::write_queued() {
   std::vector<write_queue::callback> none;
-  for (;;) {
-    int result;
-    try {
-      result = stream_.write(queue_, none);
-    } catch (const error&) {  // the peer broke the shared memory
-      queue_.clear(none);
-      codec_.discard_stream();
-      close();
-      throw;
-    }
-    if (result == 0) break;
-    if (result != EAGAIN && result != byte_stream::ring_full) {
-      queue_.clear(none);
-      codec_.discard_stream();
-      throw error(errc::channel_closed, "cannot send a message: the peer closed the channel (" +
-                                            std::generic_category().message(result) + ")");
-    }
-    try {
-      stream_.wait_writable(result, deadline{});
-    } catch (const error&) {  // the peer broke the socket beside the rings
-      queue_.clear(none);
-      codec_.discard_stream();
-      close();
-      throw;
-    }
+  int failed;
+  try {
+    failed = stream_.write_all(queue_, none, deadline{});
+  } catch (const error&) {  // the peer broke the shared memory, or the socket beside it
+    queue_.clear(none);
+    codec_.discard_stream();
+    close();
+    throw;
+  }
+  if (failed != 0) {
+    queue_.clear(none);
+    codec_.discard_stream();
+    throw error(errc::channel_closed, "cannot send a message: the peer closed the channel (" +
+                                          std::generic_category().message(failed) + ")");
   }
   if (!codec_.streaming()) return;
   try {
@@ -63,23 +52,26 @@ void blocking_channel::write_queued() {
 
 std::optional<blocking_received> blocking_channel::receive(const deadline& until) {
   for (;;) {
-    const json* answer = nullptr;
-    while (auto event = codec_.next(answer)) {
-      if (answer != nullptr && !at_end_) {
-        try {
-          send(*answer);
-        } catch (const error&) {
-          // the peer is gone: the next read says so
-        }
-      }
+    std::optional<channel_event> event;
+    codec_.drain(
+        [this](const json& answer) {
+          if (at_end_) return;
+          try {
+            send(answer);
+          } catch (const error&) {
+            // the peer is gone: the next read says so
+          }
+        },
+        [&event](channel_event&& next) {
+          event = std::move(next);
+          return false;
+        });
+    if (event) {
       if (auto* in = std::get_if<incoming>(&*event)) return std::move(*in);
       if (auto* bytes = std::get_if<raw_bytes>(&*event))
         return std::as_bytes(std::span(bytes->bytes.data(), bytes->bytes.size()));
-      if (auto* problem = std::get_if<error>(&*event)) {
-        if (codec_.broken()) close();
-        throw std::move(*problem);
-      }
-      // other internal messages: none needs an answer
+      if (codec_.broken()) close();
+      throw std::move(std::get<error>(*event));
     }
     if (at_end_) return std::nullopt;
     long got;

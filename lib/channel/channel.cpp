@@ -170,23 +170,24 @@ bool channel::ring_has_more() {
 }
 
 void channel::deliver_decoded() {
-  const json* answer = nullptr;
-  while (auto event = codec_.next(answer)) {
-    if (answer != nullptr && state_ == state::open) send(*answer, {}, {});  // corked: leaves with this turn's replies
-    // After disconnect() the channel still reads, so that a peer blocked writing to it is not
-    // deadlocked, but it delivers nothing more (a passed handle is closed here).
-    if (state_ != state::open) continue;
-    if (auto* in = std::get_if<incoming>(&*event)) {
-      owner_.on_channel_message(in->message, std::move(in->passed));
-      codec_.recycle(in->message);
-    } else if (auto* bytes = std::get_if<raw_bytes>(&*event)) {
-      owner_.on_channel_bytes(std::as_bytes(std::span(bytes->bytes.data(), bytes->bytes.size())));
-    } else if (auto* internal = std::get_if<internal_message>(&*event)) {
-      owner_.on_channel_internal(std::move(internal->value));
-    } else {
-      owner_.on_channel_error(std::move(std::get<error>(*event)));
-    }
-  }
+  codec_.drain(
+      [this](const json& answer) {
+        if (state_ == state::open) send(answer, {}, {});  // corked: leaves with this turn's replies
+      },
+      [this](channel_event&& event) {
+        // After disconnect() the channel still reads, so that a peer blocked writing to it is
+        // not deadlocked, but it delivers nothing more (a passed handle is closed here).
+        if (state_ != state::open) return true;
+        if (auto* in = std::get_if<incoming>(&event)) {
+          owner_.on_channel_message(in->message, std::move(in->passed));
+          codec_.recycle(in->message);
+        } else if (auto* bytes = std::get_if<raw_bytes>(&event)) {
+          owner_.on_channel_bytes(std::as_bytes(std::span(bytes->bytes.data(), bytes->bytes.size())));
+        } else {
+          owner_.on_channel_error(std::move(std::get<error>(event)));
+        }
+        return true;
+      });
 }
 
 void channel::end_of_stream() {
@@ -423,11 +424,13 @@ void channel::abandon() noexcept {
 }
 
 void channel::flush_for_exit() {
-  settled ignored;
   std::lock_guard lock(mutex_);
-  while (state_ != state::closed && !write_failed_ && !queue_.empty()) {
-    const int result = write_locked(ignored);
-    if (!queue_.empty() && !write_failed_) stream_.wait_writable(result, deadline{});
+  if (state_ == state::closed || write_failed_) return;
+  std::vector<callback> ignored;  // the process is ending: nobody is left to tell
+  try {
+    stream_.write_all(queue_, ignored, deadline{});
+  } catch (const error&) {
+    // The peer broke the shared memory: what is left cannot reach it.
   }
 }
 

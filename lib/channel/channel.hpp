@@ -32,7 +32,6 @@ class channel_owner {
   virtual void on_channel_message(const json& message, forkipc::handle&& passed) = 0;
   /// A frame of raw bytes (send_bytes), valid until the call returns.
   virtual void on_channel_bytes(std::span<const std::byte> bytes) = 0;
-  virtual void on_channel_internal(json&& message) = 0;
   virtual void on_channel_error(error&& problem) = 0;
   /// The channel is closed for good, from either side; reported once, after every message.
   virtual void on_channel_closed() = 0;

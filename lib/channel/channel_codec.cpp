@@ -108,7 +108,7 @@ std::optional<channel_event> channel_codec::interpret(decoded&& message, const j
                    "the peer did not receive a handle passed to it (NODE_HANDLE_NACK); the "
                    "descriptor was closed already and is not sent again");
     case handle_command::none:
-      return internal_message{std::move(internal)};
+      return std::nullopt;  // Node's other internal messages (its cluster's) mean nothing here
   }
   return std::nullopt;
 }

@@ -43,7 +43,7 @@ struct incoming {
 };
 
 /// What the bytes read decode to next. raw_bytes is valid until the next call of next().
-using channel_event = std::variant<incoming, internal_message, raw_bytes, error>;
+using channel_event = std::variant<incoming, raw_bytes, error>;
 
 /// The framing of one end of a channel, apart from how it waits for its socket: encoding into a
 /// write queue (large binary values into shared memory, passed handles in Node's envelope) and
@@ -83,6 +83,18 @@ class channel_codec {
   /// that no message took are closed as soon as no later message can take them, and reported
   /// as one error (errc::unexpected_descriptors) after the message that carried them.
   std::optional<channel_event> next(const json*& answer);
+
+  /// What both channels do with what was read: decodes event after event, calls answer(message)
+  /// with each answer Node's protocol asks for, before the event, then deliver(event), until
+  /// deliver returns false or nothing complete is left.
+  template <class Answer, class Deliver>
+  void drain(Answer&& answer, Deliver&& deliver) {
+    const json* reply = nullptr;
+    while (auto event = next(reply)) {
+      if (reply != nullptr) answer(*reply);
+      if (!deliver(std::move(*event))) return;
+    }
+  }
 
   /// Gives back the memory of the message next() returned last, once nothing reads it any more;
   /// message is left with empty binary values. Large binary values are received into it again.

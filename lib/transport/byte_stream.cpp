@@ -254,6 +254,15 @@ bool byte_stream::wait_writable(int write_result, const deadline& until) {
   }
 }
 
+int byte_stream::write_all(write_queue& queue, std::vector<write_queue::callback>& completed, const deadline& until) {
+  for (;;) {
+    const int result = write(queue, completed);
+    if (result == 0) return 0;
+    if (result != EAGAIN && result != ring_full) return result;
+    if (!wait_writable(result, until)) return ETIMEDOUT;
+  }
+}
+
 // ---- setting up ----
 
 shm::ring_region byte_stream::create_rings(unique_fd& fd) {

@@ -102,6 +102,11 @@ class byte_stream {
   bool wait_readable(const deadline& until);
   /// Waits until write() can go on after it returned EAGAIN or ring_full; false when until passed.
   bool wait_writable(int write_result, const deadline& until);
+  /// Writes the whole queue, waiting (poll, or on shared memory the peer's wake-up) for the
+  /// stream to take it: the blocking channel's send, and a process's last words at exit.
+  /// Returns 0, ETIMEDOUT when until passed, or the error write() returned (the peer is gone);
+  /// throws forkipc::error when the peer broke the shared memory or its socket.
+  int write_all(write_queue& queue, std::vector<write_queue::callback>& completed, const deadline& until);
 
   // ---- setting up the shared-memory transport ----
 
