@@ -1,6 +1,7 @@
 // The blocking API: sync::child as the parent, sync::parent (through helpers) as the child.
 #include "support.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 using forkipc::json;
@@ -94,6 +95,19 @@ TEST_CASE("sync::child is movable") {
   forkipc::sync::child second = std::move(first);
   second.send("moved");
   CHECK(second.receive(30s) == "moved");
+}
+
+TEST_CASE("sync::child: a child replaced by move assignment ends as the destructor ends it, with its grace period") {
+  test::sync_child stubborn(helper("sleeper"));  // ignores its channel: only the SIGKILL ends it
+  const pid_t replaced = stubborn.pid();
+  const auto start = std::chrono::steady_clock::now();
+  stubborn = test::sync_child(helper("echo_sync"));
+  // Disconnected, then given the grace period before the SIGKILL, as in the destructor.
+  CHECK(std::chrono::steady_clock::now() - start >= 450ms);
+  const auto pids = test::child_pids();
+  CHECK(std::find(pids.begin(), pids.end(), replaced) == pids.end());  // and reaped
+  stubborn.send("after");
+  CHECK(stubborn.receive(30s) == "after");
 }
 
 TEST_CASE("without a channel, the child side says so") {

@@ -1,6 +1,5 @@
 #include <forkipc/child_process.hpp>
 
-#include <cstdio>
 #include <optional>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -9,7 +8,9 @@
 
 #include <forkipc/default_context.hpp>
 
+#include "api/endpoint_core.hpp"
 #include "channel/channel.hpp"
+#include "process/child_policy.hpp"
 #include "process/output_pipe.hpp"
 #include "process/process.hpp"
 #include "process/spawn.hpp"
@@ -20,18 +21,18 @@ namespace events = detail::events;
 
 // The lifecycle of one child: spawn, then the channel and the process end in either order, and
 // "exit" and "close" wait until both have; see the table in child_process.hpp.
-class child_process::impl final : public detail::channel_owner {
+class child_process::impl final : public detail::endpoint_core<decltype(child_process::events_)> {
  public:
   impl(child_process& self, boost::asio::io_context& io, detail::spawned_child spawned,
        const fork_options& options)
-      : self_(self),
+      : endpoint_core(self.events_),
+        self_(self),
         lifetime_(self.weak_from_this()),
         process_(std::move(spawned.child)),
         channel_(io, std::move(spawned.channel), detail::settings_of(options), *this, lifetime_),
         exit_watch_(io, process_.pidfd()),
-        timeout_(options.timeout),
-        timeout_timer_(io),
-        kill_signal_(options.kill_signal) {
+        policy_(options),
+        timeout_timer_(io) {
     if (spawned.stdout_pipe) {
       stdout_.emplace(io, std::move(spawned.stdout_pipe),
                       [this](std::string_view data) { self_.events_.emit<events::stdout_data>(data); },
@@ -46,17 +47,16 @@ class child_process::impl final : public detail::channel_owner {
     // The asio descriptor only watches the pidfd: process_ owns it.
     exit_watch_.release();
     if (process_.reaped()) return;
-    // The io_context went away with the child still running: close its channel, give it a
-    // moment to take the hint, and let process_'s destructor SIGKILL and reap what remains.
+    // The io_context went away with the child still running.
     channel_.abandon();
-    process_.wait(detail::deadline(std::chrono::milliseconds(500)));
+    detail::child_policy::let_go(process_);
   }
 
   void start() {
-    if (timeout_.count() > 0) {
-      timeout_timer_.expires_after(timeout_);
+    if (policy_.timeout.count() > 0) {
+      timeout_timer_.expires_after(policy_.timeout);
       timeout_timer_.async_wait([this, life = lifetime_.lock()](boost::system::error_code ec) {
-        if (!ec && !process_.reaped()) self_.kill(kill_signal_);
+        if (!ec && !process_.reaped()) self_.kill(policy_.kill_signal);
       });
     }
     // Node emits "spawn" on the next tick; so do we, and only then start reading, so that every
@@ -100,15 +100,7 @@ class child_process::impl final : public detail::channel_owner {
   }
 
  private:
-  void on_channel_message(const json& message, handle&& passed) override {
-    self_.events_.emit<events::message>(message, std::move(passed));
-  }
-
-  void on_channel_bytes(std::span<const std::byte> bytes) override {
-    self_.events_.emit<events::bytes>(bytes);
-  }
-
-  void on_channel_error(error&& problem) override { report(problem); }
+  std::string peer_name() const override { return "child " + std::to_string(process_.pid()); }
 
   void on_channel_closed() override {
     channel_closed_ = true;
@@ -144,24 +136,14 @@ class child_process::impl final : public detail::channel_owner {
     self_.events_.clear();  // "close" is the last event: release what the listeners hold
   }
 
-  void report(const error& problem) {
-    if (self_.events_.has_listeners<events::error>()) {
-      self_.events_.emit<events::error>(problem);
-    } else {
-      std::fprintf(stderr, "forkipc: child %d: %s (add an \"error\" listener to handle this)\n",
-                   static_cast<int>(process_.pid()), problem.what());
-    }
-  }
-
   child_process& self_;
   std::weak_ptr<void> lifetime_;
   detail::process process_;
   detail::channel channel_;
   boost::asio::posix::stream_descriptor exit_watch_;
   std::optional<detail::output_pipe> stdout_, stderr_;
-  std::chrono::milliseconds timeout_;
+  detail::child_policy policy_;
   boost::asio::steady_timer timeout_timer_;
-  int kill_signal_;
   std::atomic<bool> killed_ = false;
   bool channel_closed_ = false;
   bool finished_ = false;

@@ -1,6 +1,5 @@
 #include <forkipc/parent_process.hpp>
 
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -8,6 +7,7 @@
 #include <forkipc/default_context.hpp>
 #include <forkipc/fork_options.hpp>
 
+#include "api/endpoint_core.hpp"
 #include "channel/channel.hpp"
 #include "process/inherited_channel.hpp"
 
@@ -15,11 +15,12 @@ namespace forkipc {
 
 namespace events = detail::events;
 
-class parent_process::impl final : public detail::channel_owner {
+class parent_process::impl final : public detail::endpoint_core<decltype(parent_process::events_)> {
  public:
   impl(parent_process& self, boost::asio::io_context& io, detail::inherited_channel inherited,
        const channel_options& options)
-      : self_(self),
+      : endpoint_core(self.events_),
+        self_(self),
         io_(io),
         lifetime_(self.weak_from_this()),
         channel_(io, std::move(inherited.link), {inherited.mode, options}, *this, lifetime_) {}
@@ -31,22 +32,7 @@ class parent_process::impl final : public detail::channel_owner {
   detail::channel& channel() noexcept { return channel_; }
 
  private:
-  void on_channel_message(const json& message, handle&& passed) override {
-    self_.events_.emit<events::message>(message, std::move(passed));
-  }
-
-  void on_channel_bytes(std::span<const std::byte> bytes) override {
-    self_.events_.emit<events::bytes>(bytes);
-  }
-
-  void on_channel_error(error&& problem) override {
-    if (self_.events_.has_listeners<events::error>()) {
-      self_.events_.emit<events::error>(problem);
-    } else {
-      std::fprintf(stderr, "forkipc: channel to the parent: %s (add an \"error\" listener to handle this)\n",
-                   problem.what());
-    }
-  }
+  std::string peer_name() const override { return "channel to the parent"; }
 
   void on_channel_closed() override {
     self_.events_.emit<events::disconnect>();

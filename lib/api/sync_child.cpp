@@ -1,6 +1,7 @@
 #include <forkipc/sync/child.hpp>
 
 #include "channel/blocking_channel.hpp"
+#include "process/child_policy.hpp"
 #include "process/spawn.hpp"
 
 namespace forkipc::sync {
@@ -9,8 +10,13 @@ struct child::impl {
   impl(detail::spawned_child spawned, const fork_options& options)
       : process(std::move(spawned.child)),
         channel(std::move(spawned.channel), detail::settings_of(options)),
-        kill_signal(options.kill_signal) {
-    if (options.timeout.count() > 0) kill_deadline = detail::deadline(options.timeout);
+        policy(options),
+        kill_deadline(policy.kill_deadline()) {}
+
+  // Also when a moved-to child replaces this one.
+  ~impl() {
+    channel.close();
+    detail::child_policy::let_go(process);
   }
 
   // fork_options::timeout, enforced by whichever blocking call is under way when it passes.
@@ -18,7 +24,7 @@ struct child::impl {
     if (kill_deadline.forever() || !kill_deadline.passed()) return;
     kill_deadline = detail::deadline{};
     std::error_code ignored;
-    process.send_signal(kill_signal, ignored);
+    process.send_signal(policy.kill_signal, ignored);
   }
 
   std::optional<detail::blocking_received> receive(std::chrono::milliseconds timeout) {
@@ -32,8 +38,8 @@ struct child::impl {
 
   detail::process process;
   detail::blocking_channel channel;
-  int kill_signal;
-  detail::deadline kill_deadline;
+  detail::child_policy policy;
+  detail::deadline kill_deadline;  // passed or for ever once the signal was sent
 };
 
 child::child(std::string module_path, std::vector<std::string> args, fork_options options)
@@ -41,12 +47,7 @@ child::child(std::string module_path, std::vector<std::string> args, fork_option
           detail::spawn_child(module_path, args, options, detail::captured_output::dev_null),
           options)) {}
 
-child::~child() {
-  if (!impl_) return;
-  impl_->channel.close();
-  if (!impl_->process.reaped()) impl_->process.wait(detail::deadline(std::chrono::milliseconds(500)));
-  // impl's process, if still running, is killed and reaped as it is destroyed.
-}
+child::~child() = default;
 
 child::child(child&&) noexcept = default;
 child& child::operator=(child&&) noexcept = default;

@@ -38,8 +38,8 @@ class child {
   ~child();
   /// Takes other's child; other is left empty, and only destruction and assignment apply to it.
   child(child&&) noexcept;
-  /// Takes other's child. This object's own child, if any, is not given the destructor's 500 ms:
-  /// it is sent SIGKILL at once unless it already ended, and reaped.
+  /// Takes other's child. This object's own child, if any, ends as the destructor ends it: it is
+  /// disconnected, given 500 ms to exit, then sent SIGKILL, and reaped.
   child& operator=(child&&) noexcept;
 
   /// Returns once the message is written. Throws forkipc::error: errc::channel_closed when the
