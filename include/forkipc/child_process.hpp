@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <forkipc/channel_end.hpp>
 #include <forkipc/detail/export.hpp>
 #include <forkipc/detail/asio.hpp>
 #include <forkipc/detail/process_events.hpp>
@@ -52,9 +53,9 @@ class FORKIPC_API child_process;  // exported: see forkipc/detail/export.hpp
 /// unfinished child's channel is closed, and a child still running 500 ms later gets SIGKILL; it
 /// is reaped either way.
 ///
-/// send() and kill() may be called from any thread; the rest from the io_context's thread, or
-/// before it runs.
-class child_process : public std::enable_shared_from_this<child_process> {
+/// send(), send_bytes() (channel_end's) and kill() may be called from any thread; the rest from
+/// the io_context's thread, or before it runs.
+class child_process : public channel_end, public std::enable_shared_from_this<child_process> {
   struct private_tag {};
 
  public:
@@ -67,30 +68,6 @@ class child_process : public std::enable_shared_from_this<child_process> {
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
-
-  /// Queues message for the child. Returns false when the channel is closed (then on_sent, or an
-  /// "error" event without one, gets errc::channel_closed) or when more than 128 KiB wait to be
-  /// written (the message is still queued, as in Node: wait for an on_sent before sending on).
-  /// on_sent(ec) runs on the io_context's thread once the bytes are written or have failed.
-  /// Throws forkipc::error (errc::unencodable_message) for a message that cannot be encoded,
-  /// such as one holding invalid UTF-8; nothing is sent then.
-  bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
-
-  /// As send(message, on_sent), passing a descriptor with the message (SCM_RIGHTS): a "message"
-  /// listener of the child taking `(const json&, forkipc::handle)` receives its own descriptor
-  /// for the same open file or socket. The handle is closed here once written (dup() first to
-  /// keep using it), or when the send fails. In json serialization this is Node's NODE_HANDLE
-  /// exchange, so a Node child gets a net.Server for a listening socket, a net.Socket for a
-  /// connected one, a dgram.Socket for a UDP socket (any other descriptor only a forkipc child
-  /// can use).
-  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
-
-  /// Queues bytes for the child as one frame, delivered whole to its "bytes" listeners (no JSON
-  /// on either side: for a format of your own, such as protobuf or packed structs), in order
-  /// with messages. Returns and reports as send(). Needs serialization::binary: throws
-  /// forkipc::error (errc::unsupported_serialization) in json serialization, and
-  /// (errc::unencodable_message) for more than 4 GiB; nothing is sent then.
-  bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent = {});
 
   /// Adds listener to event. Throws std::invalid_argument, naming the valid choices, for an
   /// unknown event or a listener that cannot take the event's arguments.
@@ -107,18 +84,12 @@ class child_process : public std::enable_shared_from_this<child_process> {
     return *this;
   }
 
-  /// Closes the channel once what was sent has been written; no message is delivered after it.
-  /// "disconnect" follows, and a child that waits on its channel sees the end of it and can exit.
-  void disconnect();
-
   /// Sends signal to the child. Returns true when it was delivered; false when the child has
   /// already ended, or the signal could not be sent (an "error" event then says why).
   bool kill(int signal = SIGTERM);
 
   /// The child's process id; it stays valid (the process is not reaped) until "exit" is emitted.
   pid_t pid() const noexcept;
-  /// true until the channel closes or disconnect() is called.
-  bool connected() const noexcept;
   /// true once kill() (or the timeout) delivered a signal.
   bool killed() const noexcept;
   /// The exit code once the child ended normally; nullopt while it runs, or when a signal ended

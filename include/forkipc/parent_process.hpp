@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include <forkipc/channel_end.hpp>
 #include <forkipc/detail/export.hpp>
 #include <forkipc/channel_options.hpp>
 #include <forkipc/detail/asio.hpp>
@@ -23,7 +24,8 @@ FORKIPC_API bool has_parent() noexcept;
 
 class FORKIPC_API parent_process;  // exported: see forkipc/detail/export.hpp
 
-/// The child's side of the channel, after Node's `process.send` / `process.on("message")`.
+/// The child's side of the channel, after Node's `process.send` / `process.on("message")`:
+/// sending is channel_end's.
 ///
 /// | event        | listener                    | when |
 /// |--------------|-----------------------------|------|
@@ -37,7 +39,7 @@ class FORKIPC_API parent_process;  // exported: see forkipc/detail/export.hpp
 /// listener does. Messages sent before the process exits normally (return from main, exit()) or
 /// before disconnect() reach the parent: what is still queued then is written before the process
 /// ends. After "disconnect" the listeners are released.
-class parent_process : public std::enable_shared_from_this<parent_process> {
+class parent_process : public channel_end, public std::enable_shared_from_this<parent_process> {
   struct private_tag {};
 
  public:
@@ -48,15 +50,6 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
   ~parent_process();
   parent_process(const parent_process&) = delete;
   parent_process& operator=(const parent_process&) = delete;
-
-  /// As child_process::send().
-  bool send(const json& message, std::function<void(std::error_code)> on_sent = {});
-
-  /// As child_process::send(message, passed, on_sent): passes a descriptor to the parent.
-  bool send(const json& message, handle passed, std::function<void(std::error_code)> on_sent = {});
-
-  /// As child_process::send_bytes(): a frame for the parent's "bytes" listeners.
-  bool send_bytes(std::span<const std::byte> bytes, std::function<void(std::error_code)> on_sent = {});
 
   /// Adds listener to event (see the table above). Throws std::invalid_argument, naming the
   /// valid choices, for an unknown event or a listener that cannot take the event's arguments.
@@ -72,12 +65,6 @@ class parent_process : public std::enable_shared_from_this<parent_process> {
     events_.add(event, std::forward<F>(listener), true);
     return *this;
   }
-
-  /// Closes the channel once what was sent has been written; "disconnect" follows.
-  void disconnect();
-
-  /// true until the channel closes or disconnect() is called.
-  bool connected() const noexcept;
 
  private:
   friend std::shared_ptr<parent_process> parent(boost::asio::io_context&, const channel_options&);

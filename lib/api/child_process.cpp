@@ -72,8 +72,6 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
 
   detail::channel& channel() noexcept { return channel_; }
 
-  void disconnect() { channel_.disconnect(); }
-
   bool kill(int signal) {
     std::error_code ec;
     if (process_.send_signal(signal, ec)) {
@@ -90,8 +88,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   }
 
   pid_t pid() const noexcept { return process_.pid(); }
-  bool connected() const noexcept { return channel_.is_open(); }
-  bool killed() const noexcept { return killed_; }
+    bool killed() const noexcept { return killed_; }
   std::optional<int> exit_code() const noexcept {
     return process_.status() ? process_.status()->code : std::nullopt;
   }
@@ -153,27 +150,9 @@ child_process::child_process(private_tag) {}
 
 child_process::~child_process() = default;
 
-bool child_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send(message, {}, std::move(on_sent));
-}
-
-bool child_process::send(const json& message, handle passed,
-                         std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send(message, std::move(passed), std::move(on_sent));
-}
-
-bool child_process::send_bytes(std::span<const std::byte> bytes,
-                               std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send_bytes(bytes, std::move(on_sent));
-}
-
-void child_process::disconnect() { impl_->disconnect(); }
-
 bool child_process::kill(int signal) { return impl_->kill(signal); }
 
 pid_t child_process::pid() const noexcept { return impl_->pid(); }
-
-bool child_process::connected() const noexcept { return impl_->connected(); }
 
 bool child_process::killed() const noexcept { return impl_->killed(); }
 
@@ -186,6 +165,7 @@ std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string mod
   auto spawned = detail::spawn_child(module_path, args, options, detail::captured_output::pipe);
   auto child = std::make_shared<child_process>(child_process::private_tag{});
   child->impl_ = std::make_unique<child_process::impl>(*child, io, std::move(spawned), options);
+  child->channel_ = &child->impl_->channel();
   child->impl_->start();
   return child;
 }

@@ -64,24 +64,6 @@ parent_process::parent_process(private_tag) {}
 
 parent_process::~parent_process() = default;
 
-bool parent_process::send(const json& message, std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send(message, {}, std::move(on_sent));
-}
-
-bool parent_process::send(const json& message, handle passed,
-                          std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send(message, std::move(passed), std::move(on_sent));
-}
-
-bool parent_process::send_bytes(std::span<const std::byte> bytes,
-                                std::function<void(std::error_code)> on_sent) {
-  return impl_->channel().send_bytes(bytes, std::move(on_sent));
-}
-
-void parent_process::disconnect() { impl_->channel().disconnect(); }
-
-bool parent_process::connected() const noexcept { return impl_->channel().is_open(); }
-
 bool has_parent() noexcept { return detail::started_with_channel(); }
 
 std::shared_ptr<parent_process> parent(boost::asio::io_context& io) { return parent(io, channel_options{}); }
@@ -97,6 +79,7 @@ std::shared_ptr<parent_process> parent(boost::asio::io_context& io, const channe
   detail::inherited_channel inherited = detail::take_inherited_channel();
   auto result = std::make_shared<parent_process>(parent_process::private_tag{});
   result->impl_ = std::make_unique<parent_process::impl>(*result, io, std::move(inherited), options);
+  result->channel_ = &result->impl_->channel();
   result->impl_->channel().start();
   c.process = result;
   // A process that ends through exit() destroys nothing on its stack: write what is queued then.

@@ -3,17 +3,17 @@
 #pragma once
 
 #include <cstddef>
-#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include <forkipc/channel_options.hpp>
 #include <forkipc/json.hpp>
 
 #include "codec/decoded.hpp"
 #include "codec/msgpack.hpp"
-#include "codec/receive_buffer.hpp"
+#include "codec/stream_decoder.hpp"
 
 namespace forkipc::detail {
 
@@ -35,14 +35,12 @@ void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out);
 /// safely (a peer that lies about one length may lie about the next), so it decodes to an error
 /// and the decoder is broken() from then on: the channel closes. The decoder never holds more
 /// than one frame of at most max_message_size bytes plus one read.
-class binary_frame_decoder {
+class binary_frame_decoder : public stream_decoder {
  public:
   explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr,
-                                std::size_t max_nesting_depth = channel_options{}.max_nesting_depth)
-      : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth), fetch_(fetch) {}
-
-  receive_buffer& buffer() noexcept { return buffer_; }
-  void feed(std::string_view bytes) { buffer_.append(bytes); }
+                                std::size_t max_nesting_depth = channel_options{}.max_nesting_depth) noexcept
+      : stream_decoder(max_message_size, max_nesting_depth, max_message_size + 4),  // a length, then a body
+        fetch_(fetch) {}
 
   /// The next decoded frame, or nullopt when no complete frame is buffered (or broken()).
   std::optional<decoded> next();
@@ -53,18 +51,9 @@ class binary_frame_decoder {
   /// true after a frame too long to skip: nothing more can be decoded.
   bool broken() const noexcept { return broken_; }
 
-  std::size_t buffered() const noexcept { return buffer_.size(); }
-
-  /// Where the frame next() decoded last lay in the stream, its length included.
-  stream_span last_span() const noexcept { return last_span_; }
-
  private:
-  std::size_t max_message_size_;
-  std::size_t max_nesting_depth_;
   binary_fetch* fetch_;
-  receive_buffer buffer_{max_message_size_ + 4};  // a frame's length, then its body
   bool broken_ = false;
-  stream_span last_span_;
 };
 
 /// A hexadecimal rendering of the start of bytes, for error messages.

@@ -130,9 +130,6 @@ void encode_json_line(const json& message, std::string& out, std::size_t max_dep
 }
 
 
-json_line_decoder::json_line_decoder(std::size_t max_message_size, std::size_t max_nesting_depth)
-    : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth) {}
-
 std::optional<decoded> json_line_decoder::next() {
   std::string_view data = buffer_.data();
   if (data.empty()) return std::nullopt;

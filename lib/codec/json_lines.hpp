@@ -2,19 +2,16 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include <forkipc/channel_options.hpp>
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
 #include "codec/decoded.hpp"
-#include "codec/receive_buffer.hpp"
+#include "codec/stream_decoder.hpp"
 #include "size_text.hpp"
 
 namespace forkipc::detail {
@@ -35,15 +32,11 @@ void encode_json_line(const json& message, std::string& out,
 /// is dropped as it streams in: the decoder never holds more than max_message_size bytes of it
 /// plus one read. Lone UTF-16 surrogate escapes (which Node writes for lone surrogates, as
 /// "\ud800") decode to U+FFFD, as Node decodes invalid UTF-8.
-class json_line_decoder {
+class json_line_decoder : public stream_decoder {
  public:
   explicit json_line_decoder(std::size_t max_message_size,
-                             std::size_t max_nesting_depth = channel_options{}.max_nesting_depth);
-
-  /// Where the socket reads into: prepare(n), then commit what was written.
-  receive_buffer& buffer() noexcept { return buffer_; }
-  /// Appends bytes to the stream (for tests and fuzzers).
-  void feed(std::string_view bytes) { buffer_.append(bytes); }
+                             std::size_t max_nesting_depth = channel_options{}.max_nesting_depth) noexcept
+      : stream_decoder(max_message_size, max_nesting_depth, max_message_size) {}
 
   /// The next decoded line, or nullopt when no complete line is buffered.
   std::optional<decoded> next();
@@ -51,22 +44,9 @@ class json_line_decoder {
   /// At the end of the stream: an error if it ended inside a line (whose bytes are dropped).
   std::optional<error> finish();
 
-  /// Where the line next() decoded last lay in the stream, its newline included.
-  stream_span last_span() const noexcept { return last_span_; }
-
-  /// Bytes held for a line not yet complete.
-  std::size_t buffered() const noexcept { return buffer_.size(); }
-  /// Bytes allocated for the buffer: after next() returned nullopt, at most max_message_size
-  /// plus the largest prepare() size.
-  std::size_t capacity() const noexcept { return buffer_.capacity(); }
-
  private:
-  std::size_t max_message_size_;
-  std::size_t max_nesting_depth_;
-  receive_buffer buffer_{max_message_size_};
   std::size_t scanned_ = 0;  // bytes at the start of the buffer searched for "\n" already
   bool discarding_ = false;  // dropping the rest of an over-long line
-  stream_span last_span_;
 };
 
 /// A short, printable, valid UTF-8 rendering of the start of bytes, for error messages.
