@@ -6,7 +6,7 @@
 # To keep CI's time down, meson dist's own check (a full build and every test) is skipped, and
 # this builds only what the tests below need, at -O0 (buildtype plain): the library, its
 # kill_on_parent_exit helper, and one suite. The tests:
-# - codec: the json-lines codec suite (test_codec.cpp), decoding without I/O;
+# - codec_json_lines: the json-lines codec suite (test_codec_json_lines.cpp), decoding without I/O;
 # - consumer_pkg_config: the library installed from the tarball's build, a doctest program
 #   built against it with pkg-config, which forks children and exchanges messages (event order,
 #   bad input, 100 children without leaks, the blocking API);
@@ -32,6 +32,6 @@ src=$(echo "$work"/forkipc-*)
 echo "dist-check: $(basename "$tarball") unpacked in an empty folder"
 
 meson setup "$work/build" "$src" --wrap-mode=nodownload --buildtype=plain \
-  -Dexamples=false -Dbenchmarks=false -Dtest_suites=codec >/dev/null
-meson compile -C "$work/build" forkipc forkipc-pdeathsig test_codec >/dev/null
-meson test -C "$work/build" --no-rebuild --print-errorlogs codec consumer_pkg_config consumer_cmake
+  -Dexamples=false -Dbenchmarks=false -Dtest_suites=codec_json_lines >/dev/null
+meson compile -C "$work/build" forkipc forkipc-pdeathsig test_codec_json_lines >/dev/null
+meson test -C "$work/build" --no-rebuild --print-errorlogs codec_json_lines consumer_pkg_config consumer_cmake

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <fstream>
 #include <limits>
 #include <span>
 #include <variant>
@@ -42,6 +43,15 @@ std::vector<std::string> shm_entries() {
   return names;
 }
 
+// How many mappings of large-value rings (memfds named forkipc-ring) process pid has.
+std::size_t mapped_rings(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);)
+    if (line.find("/memfd:forkipc-ring") != std::string::npos) ++n;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("binary: every kind of JSON value makes the round trip, through both child APIs") {
@@ -50,16 +60,32 @@ TEST_CASE("binary: every kind of JSON value makes the round trip, through both c
 }
 
 TEST_CASE("binary: bytes arrive bit-exact, inline and through shared memory") {
-  std::vector<json> values{
-      json::binary({}),
-      json::binary({0x00, 0xFF, 0x0A, 0x22, 0x5C}),
-      json::binary({1, 2, 3}, 42),  // a subtype survives
-      json{{"inline", bytes_of(1000, 1)}, {"n", 1}},
-      json{{"just below the threshold", bytes_of((1u << 20) - 1, 2)}},
-      json{{"at the threshold", bytes_of(1u << 20, 3)}},
-      json{{"two", json::array({bytes_of(3u << 20, 4), bytes_of(5u << 20, 5)})}},
+  boost::asio::io_context io;
+  auto child = test::fork(io, helper("echo_async"), {}, binary);
+  recorder seen(*child);
+  const auto round_trip = [&](const std::vector<json>& values) {
+    const std::size_t before = seen.messages.size();
+    for (const json& v : values) child->send(v);
+    test::run_until(io, [&] { return seen.messages.size() == before + values.size() || seen.closed(); });
+    for (std::size_t i = 0; i < values.size(); ++i) CHECK(seen.messages.at(before + i) == values[i]);
   };
-  test::check_round_trips(helper("echo_async"), values, binary);
+  // Below the threshold (1 MiB): inline in the frames, and no ring is made.
+  round_trip({json::binary({}), json::binary({0x00, 0xFF, 0x0A, 0x22, 0x5C}),
+              json::binary({1, 2, 3}, 42),  // a subtype survives
+              json{{"inline", bytes_of(1000, 1)}, {"n", 1}},
+              json{{"just below the threshold", bytes_of((1u << 20) - 1, 2)}}});
+  CHECK(mapped_rings(::getpid()) == 0);
+  CHECK(mapped_rings(child->pid()) == 0);
+  // From the threshold on: through the ring each side makes for what it sends, and maps from
+  // the other (the values also stream, being larger than the free ring at times).
+  round_trip({json{{"at the threshold", bytes_of(1u << 20, 3)}},
+              json{{"two", json::array({bytes_of(3u << 20, 4), bytes_of(5u << 20, 5)})}},
+              json{{"streamed", bytes_of(20u << 20, 6)}}});
+  CHECK(mapped_rings(::getpid()) == 2);  // its own and the child's
+  CHECK(mapped_rings(child->pid()) == 2);
+  CHECK(seen.errors.empty());
+  child->disconnect();
+  test::run_to_end(io);
 }
 
 TEST_CASE("binary: a 64 MiB payload makes the round trip bit-exact, through both child APIs") {
@@ -192,6 +218,7 @@ TEST_CASE("binary: a Node child refuses the mode at start-up instead of misreadi
 
 TEST_CASE("binary: a child SIGKILLed mid-transfer leaves no region, descriptor or process") {
   const auto fds_before = test::open_fds();
+  const auto entries_before = shm_entries();
   for (int round = 0; round < 5; ++round) {
     boost::asio::io_context io;
     auto child = test::fork(io, helper("echo_async"), {}, binary);
@@ -204,13 +231,21 @@ TEST_CASE("binary: a child SIGKILLed mid-transfer leaves no region, descriptor o
   }
   CHECK(test::open_fds() == fds_before);
   CHECK(test::child_pids().empty());
-  CHECK(shm_entries().empty());
+  CHECK(shm_entries() == entries_before);
 }
 
-TEST_CASE("binary: nothing of forkipc's is ever in /dev/shm") {
-  // Regions are memfds, which have no name: checked here after the transfers above (doctest runs
-  // the cases of a file in order) and by the SIGKILL case.
-  CHECK(shm_entries().empty());
+TEST_CASE("binary: nothing of forkipc's is ever in /dev/shm, while its shared memory is in use too") {
+  const auto before = shm_entries();
+  boost::asio::io_context io;
+  auto child = test::fork(io, helper("echo_async"), {}, binary);
+  recorder seen(*child);
+  child->send(json{{"big", bytes_of(8u << 20, 7)}});
+  test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
+  REQUIRE(mapped_rings(::getpid()) > 0);  // shared memory is in use now: memfds, with no name
+  CHECK(shm_entries() == before);
+  child->kill(SIGKILL);
+  test::run_to_end(io);
+  CHECK(shm_entries() == before);
 }
 
 namespace {
