@@ -10,7 +10,7 @@
 # script be SIGKILLed, within a second, by a watcher that sees it gone.
 #
 # Each failed test is printed with its output, as meson logged it; each run's whole log is kept
-# in <folder>/meson-logs/under-load-<build>-<run>.{txt,json}. The last line counts the tests run
+# in <folder>/meson-logs/under-load-<build>-<run>.{txt,json} (until the next use of the script). The last line counts the tests run
 # (meson's tests, each suite once per run): "under-load: N passed, M failed". Exits 1 on any failure.
 #
 # usage: scripts/under-load.sh [--runs N] [--builds plain,asan] [--load K] [-- TESTNAME...]
