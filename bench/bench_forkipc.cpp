@@ -10,7 +10,8 @@
 //                                         serialization (through shared memory, or with
 //                                         --inline through the socket): MB/s
 //   bench_forkipc stream-binary N         as stream, in binary serialization
-//   bench_forkipc spawn N                 fork() to the child's first message: median, in ms
+//   bench_forkipc spawn N [--zygote]      fork() (or zygote::fork()) to the child's first
+//                                         message: median, in ms
 //   bench_forkipc stream-bytes N          N send_bytes() of 16 bytes one way: messages/s, and
 //                                         both sides' peak RSS in MB
 //   bench_forkipc idle SECONDS            a channel left idle after one round trip: the CPU
@@ -254,18 +255,27 @@ void one_way(const std::string& shape, std::size_t count, const json& message, f
   one_way(shape, count, send_one, message.is_string() || message.is_binary(), options);
 }
 
-void spawn(std::size_t count) {
+// fork() (or zygote::fork(), from a zygote of this program started before the clock runs) to the
+// child's first message.
+void spawn(std::size_t count, bool from_zygote) {
   boost::asio::io_context io;
   std::vector<double> times;
   const std::string path = self_path();
+  std::optional<forkipc::zygote> zygote;
+  if (from_zygote) {
+    zygote.emplace(io, path, std::vector<std::string>{"hello"});
+    zygote->fork();  // the zygote's own start-up, untimed
+    io.run();
+  }
   for (std::size_t i = 0; i < count; ++i) {
     const auto start = clock_type::now();
-    auto child = forkipc::fork(io, path, {"hello"});
+    auto child = zygote ? zygote->fork() : forkipc::fork(io, path, {"hello"});
     child->once("message", [&] { times.push_back(seconds_since(start) * 1e3); });
     io.restart();
     io.run();
   }
-  report("fork to first message median", percentile(times, 0.5), "ms");
+  report(from_zygote ? "zygote fork to first message median" : "fork to first message median",
+         percentile(times, 0.5), "ms");
 }
 
 }  // namespace
@@ -305,7 +315,7 @@ int main(int argc, char** argv) {
       one_way("binary " + std::to_string(number(2) >> 20) + " MiB" + (through_socket ? " via socket" : ""),
               number(1), json::binary(std::vector<std::uint8_t>(number(2), 'x')), options);
     } else if (shape == "spawn") {
-      spawn(number(1));
+      spawn(number(1), std::find(args.begin(), args.end(), "--zygote") != args.end());
     } else if (shape == "idle") {
       idle(number(1), f);
     } else {
@@ -314,7 +324,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "bench_forkipc: " << e.what() << "\n"
               << "usage: bench_forkipc roundtrip N [--split] [--shm] [--bytes] | stream N | stream-binary N"
-                 " | stream-bytes N [--shm] | big N BYTES | binary N BYTES [--inline] | spawn N | idle SECONDS [--shm]\n";
+                 " | stream-bytes N [--shm] | big N BYTES | binary N BYTES [--inline] | spawn N [--zygote] | idle SECONDS [--shm]\n";
     return 2;
   }
 }

@@ -260,9 +260,9 @@ TEST_CASE("kill_on_parent_exit: a parent that died before the death signal was s
   // The helper is told to expect a parent it does not have, as if its own had died (and it had
   // been reparented) before its prctl: it must kill itself instead of running the program.
   const std::string marker = std::filesystem::temp_directory_path() / ("forkipc-ran-" + std::to_string(::getpid()));
-  const std::string helper_path = FORKIPC_PDEATHSIG_DIR "/forkipc-pdeathsig";
+  const std::string helper_path = FORKIPC_EXEC_HELPER_DIR "/forkipc-exec";
   const std::string script = ": > " + marker;
-  const char* argv[] = {helper_path.c_str(), "1", "/bin/sh", "sh", "-c", script.c_str(), nullptr};
+  const char* argv[] = {helper_path.c_str(), "parent=1", "/bin/sh", "sh", "-c", script.c_str(), nullptr};
   pid_t pid = -1;
   REQUIRE(::posix_spawn(&pid, argv[0], nullptr, nullptr, const_cast<char* const*>(argv), environ) == 0);
   int status = 0;

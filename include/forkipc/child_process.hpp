@@ -24,6 +24,10 @@
 
 namespace forkipc {
 
+namespace detail {
+struct spawned_child;
+}
+
 class FORKIPC_API child_process;  // exported: see forkipc/detail/export.hpp
 
 /// The parent's view of one child started by fork(), after Node's ChildProcess.
@@ -102,7 +106,11 @@ class child_process : public channel_end, public std::enable_shared_from_this<ch
  private:
   friend std::shared_ptr<child_process> fork(boost::asio::io_context&, std::string,
                                              std::vector<std::string>, fork_options);
+  friend class zygote;
   class impl;
+  // What fork() and zygote::fork() share: the child_process of a child just started.
+  static std::shared_ptr<child_process> start(boost::asio::io_context& io, detail::spawned_child&& spawned,
+                                              const fork_options& options);
 
   detail::emitter<detail::events::spawn, detail::events::message, detail::events::bytes,
                   detail::events::disconnect,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <forkipc/channel_options.hpp>
+#include <forkipc/resource_limits.hpp>
 #include <forkipc/serialization.hpp>
 #include <forkipc/transport.hpp>
 
@@ -71,7 +72,7 @@ struct fork_options {
   /// true: the child is sent SIGKILL when the parent dies, however it dies (SIGKILL included),
   /// through Linux's PR_SET_PDEATHSIG; a parent that died while the child was starting is seen
   /// too. posix_spawn has no hook to run code in the child, so such a child is started through
-  /// forkipc's small helper program, forkipc-pdeathsig, installed in libexecdir/forkipc (found
+  /// forkipc's small helper program, forkipc-exec, installed in libexecdir/forkipc (found
   /// through $FORKIPC_LIBEXECDIR first, for an uninstalled build), which sets the signal and
   /// then execs the program; fork() throws as usual when the program cannot be started.
   ///
@@ -79,6 +80,17 @@ struct fork_options {
   /// fork() from a thread that outlives the child (the main thread, or the io_context's), never
   /// from a short-lived worker thread, or the child is killed when that thread returns.
   bool kill_on_parent_exit = false;
+
+  /// What the child may consume (see resource_limits): set before its program runs. A child that
+  /// passes one ends as the kernel ends it ("exit" and "close" say with which code or signal),
+  /// and a pool replaces it. Like kill_on_parent_exit, limits start a spawned child through
+  /// forkipc's helper program (a zygote child sets them itself).
+  resource_limits limits{};
+
+  /// true: the child, and whatever it starts, can never gain privileges it does not have
+  /// (PR_SET_NO_NEW_PRIVS: set-user-ID and set-group-ID programs and file capabilities do not
+  /// apply), as for a sandboxed parser or plug-in. Through the helper program too.
+  bool no_new_privileges = false;
 };
 
 }  // namespace forkipc

@@ -23,9 +23,11 @@
 #include <forkipc/json.hpp>
 #include <forkipc/parent_process.hpp>
 #include <forkipc/pool.hpp>
+#include <forkipc/resource_limits.hpp>
 #include <forkipc/serialization.hpp>
 #include <forkipc/shared_segment.hpp>
 #include <forkipc/sync/child.hpp>
 #include <forkipc/sync/parent.hpp>
 #include <forkipc/transport.hpp>
 #include <forkipc/version.hpp>
+#include <forkipc/zygote.hpp>

@@ -160,14 +160,19 @@ std::optional<int> child_process::exit_code() const noexcept { return impl_->exi
 
 std::optional<int> child_process::signal_code() const noexcept { return impl_->signal_code(); }
 
-std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
-                                    std::vector<std::string> args, fork_options options) {
-  auto spawned = detail::spawn_child(module_path, args, options, detail::captured_output::pipe);
+std::shared_ptr<child_process> child_process::start(boost::asio::io_context& io, detail::spawned_child&& spawned,
+                                                   const fork_options& options) {
   auto child = std::make_shared<child_process>(child_process::private_tag{});
   child->impl_ = std::make_unique<child_process::impl>(*child, io, std::move(spawned), options);
   child->channel_ = &child->impl_->channel();
   child->impl_->start();
   return child;
+}
+
+std::shared_ptr<child_process> fork(boost::asio::io_context& io, std::string module_path,
+                                    std::vector<std::string> args, fork_options options) {
+  return child_process::start(io, detail::spawn_child(module_path, args, options, detail::captured_output::pipe),
+                              options);
 }
 
 std::shared_ptr<child_process> fork(std::string module_path, std::vector<std::string> args,

@@ -13,6 +13,8 @@
 
 #include <forkipc/error.hpp>
 
+#include "process/zygote_server.hpp"
+
 namespace forkipc::detail {
 namespace {
 
@@ -106,6 +108,7 @@ std::optional<channel_mode> channel_mode_named(std::string_view name) noexcept {
 }
 
 bool started_with_channel() noexcept {
+  serve_as_zygote_if_asked();
   inherited& s = state();
   std::lock_guard lock(s.mutex);
   s.probe();
@@ -113,6 +116,7 @@ bool started_with_channel() noexcept {
 }
 
 inherited_channel take_inherited_channel() {
+  serve_as_zygote_if_asked();
   inherited& s = state();
   std::lock_guard lock(s.mutex);
   s.probe();

@@ -106,14 +106,26 @@ class default_signals {
   posix_spawnattr_t attributes_;
 };
 
-// kill_on_parent_exit: the helper that sets PR_SET_PDEATHSIG and execs the program (see
-// pdeathsig_exec.cpp), and the pipe on which it reports a failed exec.
+// What posix_spawn cannot set up (a death signal, limits, no new privileges) is done by the
+// helper that then execs the program (see exec_helper.cpp); it reports a failed exec on a pipe.
 constexpr int exec_error_fd = 4;
 
-fs::path pdeathsig_helper() {
+fs::path exec_helper() {
   // secure_getenv: a set-user-ID program never takes the helper's location from its caller.
   const char* dir = ::secure_getenv("FORKIPC_LIBEXECDIR");
-  return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-pdeathsig";
+  return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-exec";
+}
+
+// The helper's settings argument for options, or "" when the program can be spawned directly.
+std::string exec_helper_settings(const fork_options& options) {
+  std::string settings;
+  const auto add = [&](const std::string& item) { settings += (settings.empty() ? "" : ",") + item; };
+  if (options.limits.memory_bytes) add("as=" + std::to_string(*options.limits.memory_bytes));
+  if (options.limits.cpu_time) add("cpu=" + std::to_string(options.limits.cpu_time->count()));
+  if (options.limits.open_files) add("nofile=" + std::to_string(*options.limits.open_files));
+  if (options.no_new_privileges) add("nnp");
+  if (options.kill_on_parent_exit) add("parent=" + std::to_string(::getpid()));
+  return settings;
 }
 
 // The errno the helper wrote after its exec failed, or 0 once the program runs.
@@ -211,28 +223,17 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   argv.push_back(module_path);
   argv.insert(argv.end(), args.begin(), args.end());
 
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    throw_system_error(errno, "cannot create the channel for " + quoted(program));
-  unique_fd parent_end(sockets[0]);
-  const unique_fd child_end = move_above_stdio(unique_fd(sockets[1]));
-  // The shared memory goes first on the socket, before the child can look.
-  std::optional<shm::ring_region> rings;
-  if (options.transport == transport::shared_memory) {
-    unique_fd region;
-    rings.emplace(byte_stream::create_rings(region));
-    byte_stream::send_setup(parent_end.get(), region);
-  }
+  channel_ends channel = make_channel(options, program.string());
+  const unique_fd child_end = std::move(channel.child);
 
   file_actions actions;
-  pipe_ends out, err;
+  output_pipes output;
   if (options.silent) {
     actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
     if (silent_output == captured_output::pipe) {
-      out = make_output_pipe();
-      err = make_output_pipe();
-      actions.dup2(out.write.get(), STDOUT_FILENO);
-      actions.dup2(err.write.get(), STDERR_FILENO);
+      output = make_output_pipes();
+      actions.dup2(output.stdout_write.get(), STDOUT_FILENO);
+      actions.dup2(output.stderr_write.get(), STDERR_FILENO);
     } else {
       actions.open(STDOUT_FILENO, "/dev/null", O_WRONLY);
       actions.open(STDERR_FILENO, "/dev/null", O_WRONLY);
@@ -241,15 +242,15 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   actions.dup2(child_end.get(), channel_fd);
   pipe_ends exec_error;
   fs::path spawned = program;
-  if (options.kill_on_parent_exit) {
-    spawned = pdeathsig_helper();
+  if (const std::string settings = exec_helper_settings(options); !settings.empty()) {
+    spawned = exec_helper();
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for starting " + quoted(program));
     exec_error = {unique_fd(fds[0]), move_above_stdio(unique_fd(fds[1]))};
     actions.dup2(exec_error.write.get(), exec_error_fd);
-    argv.insert(argv.begin(), {spawned.string(), std::to_string(::getpid()), program.string()});
+    argv.insert(argv.begin(), {spawned.string(), settings, program.string()});
   }
-  actions.close_from(options.kill_on_parent_exit ? exec_error_fd + 1 : channel_fd + 1);
+  actions.close_from(exec_error.write ? exec_error_fd + 1 : channel_fd + 1);
   if (options.cwd) actions.chdir(base);
 
   std::vector<char*> argv_pointers, env_pointers;
@@ -277,7 +278,8 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
         throw_system_error(problem, "cannot start " + quoted(program) + " in working directory " + quoted(base));
     }
     if (helper_failed) {
-      throw_system_error(result, "cannot start " + quoted(program) + ": kill_on_parent_exit needs forkipc's helper " +
+      throw_system_error(result, "cannot start " + quoted(program) +
+                                     ": kill_on_parent_exit, limits and no_new_privileges need forkipc's helper " +
                                      quoted(spawned) + " (install forkipc, or set FORKIPC_LIBEXECDIR to its folder)");
     }
     throw_system_error(result, "cannot start " + quoted(program));
@@ -291,8 +293,29 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(pidfd)), {std::move(parent_end), std::move(rings)}, std::move(out.read),
-          std::move(err.read)};
+  return {process(pid, std::move(pidfd)), std::move(channel.parent), std::move(output.stdout_read),
+          std::move(output.stderr_read)};
+}
+
+channel_ends make_channel(const fork_options& options, const std::string& program) {
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+    throw_system_error(errno, "cannot create the channel for " + quoted(fs::path(program)));
+  channel_ends ends;
+  ends.parent.socket = unique_fd(sockets[0]);
+  ends.child = move_above_stdio(unique_fd(sockets[1]));
+  // The shared memory goes first on the socket, before the child can look.
+  if (options.transport == transport::shared_memory) {
+    unique_fd region;
+    ends.parent.rings.emplace(byte_stream::create_rings(region));
+    byte_stream::send_setup(ends.parent.socket.get(), region);
+  }
+  return ends;
+}
+
+output_pipes make_output_pipes() {
+  pipe_ends out = make_output_pipe(), err = make_output_pipe();
+  return {std::move(out.read), std::move(out.write), std::move(err.read), std::move(err.write)};
 }
 
 }  // namespace forkipc::detail

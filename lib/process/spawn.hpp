@@ -25,6 +25,23 @@ struct spawned_child {
   unique_fd stderr_pipe;
 };
 
+/// A new child's channel: the parent's end (close-on-exec), with the rings on the shared-memory
+/// transport (already passed on the socket, first), and the child's end, moved above 0-2.
+struct channel_ends {
+  channel_link parent;
+  unique_fd child;
+};
+
+/// Throws forkipc::error naming program when the socketpair or the shared memory cannot be had.
+channel_ends make_channel(const fork_options& options, const std::string& program);
+
+/// A silent child's stdout and stderr: the read ends for the parent (non-blocking,
+/// close-on-exec), the write ends for the child (moved above 0-2). Throws forkipc::error.
+struct output_pipes {
+  unique_fd stdout_read, stdout_write, stderr_read, stderr_write;
+};
+output_pipes make_output_pipes();
+
 /// Starts the child fork() describes. Throws forkipc::error naming the program and the reason
 /// when it cannot be started, and std::invalid_argument for contradictory options; either way
 /// nothing stays behind.

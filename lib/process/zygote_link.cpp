@@ -1,0 +1,154 @@
+#include "process/zygote_link.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <forkipc/error.hpp>
+
+#include "process/child_policy.hpp"
+#include "process/inherited_channel.hpp"  // channel_mode_name
+#include "process/zygote_protocol.hpp"
+#include "transport/poll.hpp"
+#include "transport/socket_io.hpp"
+
+extern char** environ;
+
+namespace forkipc::detail {
+namespace {
+
+namespace protocol = zygote_protocol;
+
+// The zygote's own start: its channel a plain socket whatever its children's transport, and the
+// children's mode in FORKIPC_ZYGOTE; no timeout (that is each child's).
+fork_options zygote_options(fork_options options) {
+  std::map<std::string, std::string> env;
+  if (options.env) {
+    env = *options.env;
+  } else {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+      const std::string_view e(*entry);
+      const auto equals = e.find('=');
+      if (equals != std::string_view::npos) env.emplace(std::string(e.substr(0, equals)), std::string(e.substr(equals + 1)));
+    }
+  }
+  env[protocol::variable] = channel_mode_name({options.serialization, options.transport});
+  options.env = std::move(env);
+  options.transport = transport::socket;
+  options.timeout = std::chrono::milliseconds(0);
+  options.silent = false;
+  options.limits = {};  // each child's, not the zygote's: its start-up may need more
+  return options;
+}
+
+[[noreturn]] void throw_ended(const std::string& program) {
+  throw error(errc::channel_closed, "the zygote of \"" + program + "\" has ended: start a new forkipc::zygote");
+}
+
+protocol::request request_for(const fork_options& options) {
+  protocol::request r;
+  if (options.silent) r.flags |= protocol::request::silent;
+  if (options.kill_on_parent_exit) r.flags |= protocol::request::kill_on_parent_exit;
+  if (options.no_new_privileges) r.flags |= protocol::request::no_new_privileges;
+  if (options.limits.memory_bytes) r.memory_bytes = *options.limits.memory_bytes;
+  if (options.limits.cpu_time) r.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
+  if (options.limits.open_files) r.open_files = *options.limits.open_files;
+  return r;
+}
+
+}  // namespace
+
+zygote_link::zygote_link(const std::string& module_path, const std::vector<std::string>& args, fork_options options)
+    : zygote_link(module_path,
+                  spawn_child(module_path, args, zygote_options(std::move(options)), captured_output::dev_null)) {}
+
+zygote_link::zygote_link(std::string program, spawned_child&& spawned)
+    : program_(std::move(program)), control_(std::move(spawned.channel.socket)), zygote_(std::move(spawned.child)) {}
+
+zygote_link::~zygote_link() {
+  control_.reset();  // the zygote reads the end of its channel, and ends
+  child_policy::let_go(zygote_);
+}
+
+spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
+  if (!control_) throw_ended(program_);
+  channel_ends channel = make_channel(options, program_);
+  output_pipes output;
+  unique_fd dev_null;
+  std::vector<int> fds{channel.child.get()};
+  if (options.silent && silent_output == captured_output::pipe) {
+    output = make_output_pipes();
+    fds.insert(fds.end(), {output.stdout_write.get(), output.stderr_write.get()});
+  } else if (options.silent) {
+    dev_null = unique_fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (!dev_null) throw error(std::error_code(errno, std::system_category()), "cannot open /dev/null for a silent child");
+    fds.insert(fds.end(), {dev_null.get(), dev_null.get()});
+  }
+
+  const deadline until(answer_timeout);
+  const std::string request = request_for(options).encode();
+  const iovec iov{const_cast<char*>(request.data()), request.size()};
+  for (;;) {
+    const ssize_t sent = send_with_fds(control_.get(), std::span<const iovec>(&iov, 1), fds);
+    if (sent == static_cast<ssize_t>(request.size())) break;
+    if (sent != -EAGAIN) {
+      control_.reset();
+      throw_ended(program_);
+    }
+    if (!wait_writable(control_.get(), until))
+      throw error(std::make_error_code(std::errc::timed_out), "the zygote of \"" + program_ + "\" does not read its requests");
+  }
+
+  std::string answer;
+  for (;;) {
+    char bytes[512];
+    received_fds none;
+    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
+    if (got > 0) {
+      answer.append(bytes, static_cast<std::size_t>(got));
+      if (answer.size() >= protocol::reply::header_size) {
+        std::uint32_t length = 0;
+        std::memcpy(&length, answer.data() + 8, 4);
+        if (answer.size() >= protocol::reply::header_size + length) break;
+      }
+      continue;
+    }
+    if (got != -EAGAIN) {
+      control_.reset();
+      throw_ended(program_);
+    }
+    if (!wait_readable(control_.get(), until)) {
+      // An answer that comes later would be taken for the next request's: the zygote is no use now.
+      control_.reset();
+      throw error(std::make_error_code(std::errc::timed_out),
+                  "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
+                      " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
+    }
+  }
+  std::int32_t value = 0;
+  std::memcpy(&value, answer.data() + 4, 4);
+  if (answer[0] != 'P') {
+    throw error(std::error_code(value, std::system_category()),
+                "the zygote of \"" + program_ + "\" cannot fork: " + answer.substr(protocol::reply::header_size));
+  }
+  const pid_t pid = value;
+  // A child of this process (the zygote forked it beside itself): nobody else can reap it, so
+  // its pid cannot be reused before it is watched.
+  std::error_code ec;
+  unique_fd pidfd = open_pidfd(pid, ec);
+  if (!pidfd) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
+  }
+  return {process(pid, std::move(pidfd)), std::move(channel.parent), std::move(output.stdout_read),
+          std::move(output.stderr_read)};
+}
+
+}  // namespace forkipc::detail

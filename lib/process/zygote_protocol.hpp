@@ -1,0 +1,73 @@
+// The messages between a zygote's owner and the zygote, on the zygote's channel (fd 3).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace forkipc::detail::zygote_protocol {
+
+/// The environment variable that makes a program a zygote at its first call into forkipc's child
+/// side. Its value is NODE_CHANNEL_SERIALIZATION_MODE for the children (the zygote's own channel
+/// is a plain socket).
+inline constexpr const char* variable = "FORKIPC_ZYGOTE";
+
+/// No limit, in a request's limits.
+inline constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+
+/// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
+/// child the write ends of its stdout and stderr pipes, attached (SCM_RIGHTS).
+struct request {
+  static constexpr char kind = 'F';
+  enum flag : std::uint8_t { silent = 1, kill_on_parent_exit = 2, no_new_privileges = 4 };
+
+  std::uint8_t flags = 0;
+  std::uint64_t memory_bytes = unlimited;  // RLIMIT_AS
+  std::uint64_t cpu_seconds = unlimited;   // RLIMIT_CPU
+  std::uint64_t open_files = unlimited;    // RLIMIT_NOFILE
+
+  static constexpr std::size_t size = 32;
+
+  std::string encode() const {
+    std::string out(size, '\0');
+    out[0] = kind;
+    out[1] = static_cast<char>(flags);
+    std::memcpy(out.data() + 8, &memory_bytes, 8);
+    std::memcpy(out.data() + 16, &cpu_seconds, 8);
+    std::memcpy(out.data() + 24, &open_files, 8);
+    return out;
+  }
+
+  static std::optional<request> decode(std::string_view bytes) {
+    if (bytes.size() != size || bytes[0] != kind) return std::nullopt;
+    request r;
+    r.flags = static_cast<std::uint8_t>(bytes[1]);
+    std::memcpy(&r.memory_bytes, bytes.data() + 8, 8);
+    std::memcpy(&r.cpu_seconds, bytes.data() + 16, 8);
+    std::memcpy(&r.open_files, bytes.data() + 24, 8);
+    return r;
+  }
+};
+
+/// The zygote's answer: 'P' and the child's pid, or 'E', an errno, and why in words.
+struct reply {
+  static constexpr std::size_t header_size = 12;  // kind, 3 unused, the value, the text's length
+
+  char kind = 'P';
+  std::int32_t value = 0;  // the pid, or the errno
+  std::string why;
+
+  std::string encode() const {
+    std::string out(header_size, '\0');
+    out[0] = kind;
+    const auto length = static_cast<std::uint32_t>(why.size());
+    std::memcpy(out.data() + 4, &value, 4);
+    std::memcpy(out.data() + 8, &length, 4);
+    return out + why;
+  }
+};
+
+}  // namespace forkipc::detail::zygote_protocol

@@ -1,0 +1,156 @@
+#include "process/zygote_server.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "process/zygote_protocol.hpp"
+#include "transport/poll.hpp"
+#include "transport/socket_io.hpp"
+
+namespace forkipc::detail {
+namespace {
+
+namespace protocol = zygote_protocol;
+
+constexpr int channel_fd = 3;
+
+// Written whole or not at all: the owner waits for it. The zygote is single-threaded and the
+// owner reads at once, so a blocking send is the plain way.
+void answer(const protocol::reply& r) {
+  const std::string bytes = r.encode();
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(channel_fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(0);  // the owner is gone
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+void refuse(int err, std::string why) { answer({'E', err, std::move(why)}); }
+
+std::size_t thread_count() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/task", ec), end; !ec && it != end; it.increment(ec)) ++n;
+  return n;
+}
+
+// A child beside the zygote, not under it: CLONE_PARENT makes it the zygote's owner's child,
+// which then reaps it, signals it and reads its status as for any child it spawned. clone3 takes
+// its arguments in a struct, the same on every architecture. CLONE_CHILD_SETTID writes the
+// child's thread id where glibc keeps the calling thread's (the address the kernel was given by
+// set_tid_address at start-up), as glibc's fork() does: without it the child's pthread_self()
+// would carry the zygote's id.
+pid_t clone_beside() {
+  void* tid_address = nullptr;
+  clone_args args{};
+  args.flags = CLONE_PARENT;  // exit_signal stays 0: with CLONE_PARENT the child gets the zygote's own (SIGCHLD)
+  if (::prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) == 0 && tid_address != nullptr) {
+    args.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    args.child_tid = reinterpret_cast<std::uintptr_t>(tid_address);
+  }
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+bool set_limit(int resource, std::uint64_t value) {
+  if (value == protocol::unlimited) return true;
+  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  return ::setrlimit(resource, &limit) == 0;
+}
+
+// In the new child: its channel on fd 3 (over the zygote's, which it closes), its output, its
+// limits; the environment says what a spawned child's would. On failure it ends at once: the
+// owner sees it exit with 127, as a failed exec.
+void become_child(const protocol::request& r, received_fds& fds, const std::string& mode, pid_t owner) {
+  if (::dup2(fds.passed[0].get(), channel_fd) != channel_fd) ::_exit(127);
+  if ((r.flags & protocol::request::silent) != 0 && fds.passed.size() == 3) {
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(fds.passed[1].get(), STDOUT_FILENO) < 0 ||
+        ::dup2(fds.passed[2].get(), STDERR_FILENO) < 0)
+      ::_exit(127);
+    if (null > STDERR_FILENO) ::close(null);
+  }
+  fds.passed.clear();  // close-on-exec copies: closed here, the dup2'ed ones stay
+  if (!set_limit(RLIMIT_AS, r.memory_bytes) || !set_limit(RLIMIT_CPU, r.cpu_seconds) ||
+      !set_limit(RLIMIT_NOFILE, r.open_files))
+    ::_exit(127);
+  if ((r.flags & protocol::request::no_new_privileges) != 0 && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    ::_exit(127);
+  if ((r.flags & protocol::request::kill_on_parent_exit) != 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) ::_exit(127);
+    if (::getppid() != owner) ::raise(SIGKILL);  // the owner died before the signal was set
+  }
+  ::setenv("NODE_CHANNEL_SERIALIZATION_MODE", mode.c_str(), 1);
+  ::setenv("NODE_CHANNEL_FD", "3", 1);
+  ::unsetenv(protocol::variable);
+}
+
+// Returns only in a forked child.
+void serve(const std::string& mode) {
+  const pid_t owner = ::getppid();
+  for (;;) {
+    char bytes[protocol::request::size];
+    received_fds fds;
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+      const ssize_t n = receive_with_fds(channel_fd, std::span<char>(bytes + got, sizeof bytes - got), fds, 3);
+      if (n == -EAGAIN) {
+        wait_readable(channel_fd, deadline{});  // the zygote only ever waits for its owner
+        continue;
+      }
+      if (n <= 0) ::_exit(0);  // the owner closed the channel, or died: the zygote ends
+      got += static_cast<std::size_t>(n);
+    }
+    const auto r = protocol::request::decode(std::string_view(bytes, sizeof bytes));
+    if (!r || fds.passed.empty()) ::_exit(0);  // not forkipc's owner: nothing to serve
+    if (const std::size_t threads = thread_count(); threads > 1) {
+      refuse(EAGAIN, "the zygote has " + std::to_string(threads) +
+                         " threads: a fork copies only the thread that forks, and the others' locks and work "
+                         "would be lost in the child. Start threads after the program's first call into "
+                         "forkipc's child side (has_parent(), parent(), sync::parent, serve())");
+      continue;
+    }
+    const pid_t pid = clone_beside();
+    if (pid == 0) {  // the child goes on with the program
+      become_child(*r, fds, mode, owner);
+      return;
+    }
+    if (pid < 0) {
+      refuse(errno, std::string("the zygote cannot fork: ") + std::strerror(errno));
+      continue;
+    }
+    answer({'P', pid, {}});
+  }
+}
+
+bool asked_already = false;  // the first call decides; the zygote's children come back here once
+
+}  // namespace
+
+void serve_as_zygote_if_asked() noexcept {
+  if (std::exchange(asked_already, true)) return;
+  const char* mode = std::getenv(zygote_protocol::variable);
+  if (mode == nullptr) return;
+  try {
+    serve(mode);
+  } catch (...) {
+    ::_exit(127);
+  }
+}
+
+}  // namespace forkipc::detail

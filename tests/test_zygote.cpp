@@ -1,0 +1,209 @@
+// forkipc::zygote: children forked from a started program, and fork_options::limits, against
+// real children (tests/helpers/zygote_worker.cpp).
+#include "support.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+using forkipc::json;
+using test::helper;
+using test::recorder;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A file for the worker's start-ups, removed with the test.
+struct startups_file {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("forkipc-zygote-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+                         .string();
+  ~startups_file() { std::filesystem::remove(path); }
+  static inline int counter = 0;
+};
+
+// Sends request to child and returns its answer (the next message).
+json ask(boost::asio::io_context& io, forkipc::child_process& child, recorder& seen, const json& request) {
+  const std::size_t before = seen.messages.size();
+  child.send(request);
+  REQUIRE(test::run_until(io, [&] { return seen.messages.size() > before || seen.closed(); }));
+  REQUIRE(seen.messages.size() > before);
+  return seen.messages[before];
+}
+
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  const auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("zygote: each child returns from the first call with its own channel; the start-up ran once") {
+  for (const std::string entry : {"sync", "async"}) {
+    CAPTURE(entry);
+    startups_file startups;
+    boost::asio::io_context io;
+    forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, entry}, test::on_test_transport({}));
+    std::set<json> pids;
+    for (int i = 0; i < 3; ++i) {
+      auto child = zygote.fork();
+      recorder seen(*child);
+      const json pid = ask(io, *child, seen, {{"op", "pid"}});
+      CHECK(pid == child->pid());
+      CHECK(ask(io, *child, seen, {{"op", "ppid"}}) == ::getpid());  // this process's child
+      CHECK(ask(io, *child, seen, {{"op", "startups"}}) == 1);      // the zygote's, once
+      pids.insert(pid);
+      child->disconnect();
+      test::run_until(io, [&] { return seen.closed(); });
+      CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+    }
+    CHECK(pids.size() == 3);
+    CHECK(running(zygote.pid()));
+  }
+}
+
+TEST_CASE("zygote: children end as spawned ones do, each event exactly once") {
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({.timeout = 2s}));
+  const auto end_of = [&](const std::function<void(forkipc::child_process&)>& ending) {
+    auto child = zygote.fork();
+    recorder seen(*child);
+    ask(io, *child, seen, {{"op", "pid"}});  // it runs
+    ending(*child);
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }, 60s));
+    return seen.lifecycle();
+  };
+  CHECK(end_of([](auto& c) { c.send({{"op", "exit"}, {"code", 3}}); }) ==
+        std::vector<std::string>{"spawn", "disconnect", "exit 3", "close 3"});
+  CHECK(end_of([](auto& c) { c.send({{"op", "crash"}}); }) ==
+        std::vector<std::string>{"spawn", "disconnect", "exit SIG11", "close SIG11"});
+  CHECK(end_of([](auto& c) { c.kill(SIGKILL); }) ==
+        std::vector<std::string>{"spawn", "disconnect", "exit SIG9", "close SIG9"});
+  // The timeout (2 s) sends kill_signal (SIGTERM) to a child that sleeps.
+  CHECK(end_of([](auto& c) { c.send({{"op", "sleep"}}); }) ==
+        std::vector<std::string>{"spawn", "disconnect", "exit SIG15", "close SIG15"});
+}
+
+TEST_CASE("zygote: hundreds of children leave no descriptor and no zombie") {
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
+  zygote.fork()->send({{"op", "exit"}, {"code", 0}});  // the io_context's own descriptors exist from here
+  test::run_to_end(io);
+  const auto fds_before = test::open_fds();
+  for (int i = 0; i < 300; ++i) {
+    auto child = zygote.fork();
+    child->send({{"op", "exit"}, {"code", 0}});
+  }
+  test::run_to_end(io, 120s);
+  CHECK(test::open_fds() == fds_before);
+  CHECK(test::child_pids() == std::vector<int>{zygote.pid()});  // the zygote only
+}
+
+TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() from returning; its children go on") {
+  startups_file startups;
+  boost::asio::io_context io;
+  std::shared_ptr<forkipc::child_process> child;
+  pid_t zygote_pid = 0;
+  {
+    forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
+    zygote_pid = zygote.pid();
+    child = zygote.fork();
+  }
+  CHECK_FALSE(running(zygote_pid));  // ended, and reaped by its destructor
+  const auto pids = test::child_pids();
+  CHECK(std::find(pids.begin(), pids.end(), zygote_pid) == pids.end());
+  recorder seen(*child);
+  CHECK(ask(io, *child, seen, {{"op", "startups"}}) == 1);
+  child->disconnect();
+  test::run_to_end(io);  // returns: only the child held the loop
+  CHECK(seen.lifecycle().back() == "close 0");
+}
+
+TEST_CASE("zygote: a SIGKILLed owner takes its zygote along") {
+  startups_file startups;
+  test::sync_child owner(helper("zygote_owner"), {helper("zygote_worker"), startups.path, "sync"});
+  const auto pids = owner.receive(30s);
+  REQUIRE(pids);
+  const pid_t zygote_pid = pids->at("zygote"), child_pid = pids->at("child");
+  CHECK(running(zygote_pid));
+  owner.kill(SIGKILL);
+  owner.wait();
+  // The zygote sees its channel end and exits; the child too (its channel was the owner's).
+  CHECK(test::eventually("the zygote ended", [&] { return !running(zygote_pid); }));
+  CHECK(test::eventually("the zygote's child ended", [&] { return !running(child_pid); }));
+}
+
+TEST_CASE("zygote: a program with more than one thread at its first call is refused clearly") {
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "thread"});
+  try {
+    zygote.fork();
+    FAIL("a zygote with two threads forked");
+  } catch (const forkipc::error& e) {
+    CHECK(e.code() == std::errc::resource_unavailable_try_again);
+    CHECK(std::string(e.what()).find("2 threads") != std::string::npos);
+  }
+}
+
+TEST_CASE("zygote: siblings share what the start-up initialised, a random generator's state too") {
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
+  std::vector<json> firsts;
+  for (int i = 0; i < 2; ++i) {
+    auto child = zygote.fork();
+    recorder seen(*child);
+    firsts.push_back(ask(io, *child, seen, {{"op", "random"}}));
+    child->disconnect();
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  }
+  CHECK(firsts[0] == firsts[1]);  // why docs/guide.md says to re-seed in the child
+}
+
+TEST_CASE("limits: a child held to 256 MiB cannot allocate 1 GiB, allocates 16 MiB, and its parent sees it end") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipped under AddressSanitizer, which reserves terabytes of address space at start-up");
+  return;
+#endif
+  const forkipc::fork_options limited{.limits = {.memory_bytes = std::size_t{256} << 20}};
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, limited);
+  for (const bool from_zygote : {false, true}) {
+    CAPTURE(from_zygote);
+    auto child = from_zygote ? zygote.fork() : forkipc::fork(io, helper("zygote_worker"), {startups.path, "sync"}, limited);
+    recorder seen(*child);
+    CHECK(ask(io, *child, seen, {{"op", "alloc"}, {"mib", 16}}) == "ok");
+    CHECK(ask(io, *child, seen, {{"op", "alloc"}, {"mib", 1024}}) == "bad_alloc");
+    child->send({{"op", "exit"}, {"code", 7}});
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+    CHECK(seen.lifecycle().back() == "close 7");
+  }
+}
+
+TEST_CASE("limits: open files, processor time and no_new_privileges are set before the program runs") {
+  const forkipc::fork_options options{
+      .limits = {.cpu_time = std::chrono::seconds(600), .open_files = 64}, .no_new_privileges = true};
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, options);
+  for (const bool from_zygote : {false, true}) {
+    CAPTURE(from_zygote);
+    auto child = from_zygote ? zygote.fork() : forkipc::fork(io, helper("zygote_worker"), {startups.path, "sync"}, options);
+    recorder seen(*child);
+    CHECK(ask(io, *child, seen, {{"op", "limits"}}) == json{{"nofile", 64}, {"cpu", 600}, {"nnp", 1}});
+    child->disconnect();
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  }
+  // The zygote itself is not held to its children's limits: its start-up may need more.
+}
