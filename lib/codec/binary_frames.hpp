@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,6 +11,7 @@
 #include <forkipc/json.hpp>
 
 #include "codec/json_lines.hpp"  // decoded, internal_message, classify
+#include "codec/length_prefixed.hpp"
 #include "codec/msgpack.hpp"
 #include "codec/receive_buffer.hpp"
 
@@ -27,47 +27,40 @@ void encode_binary_frame(const json& message, std::string& out, binary_spill* sp
 /// Throws error(errc::unencodable_message), leaving out as it was, past 4 GiB.
 void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out);
 
-/// Splits a byte stream into frames and decodes each, in place in its buffer.
+/// Splits a byte stream into frames (see length_prefixed_frames) and decodes each, in place in
+/// its buffer.
 ///
 /// A frame whose body is not valid MessagePack, or is nested more than max_nesting_depth levels
-/// deep, decodes to an error, and the next frame decodes as
-/// usual: the length kept the stream in step. A length over max_message_size cannot be skipped
-/// safely (a peer that lies about one length may lie about the next), so it decodes to an error
-/// and the decoder is broken() from then on: the channel closes. The decoder never holds more
-/// than one frame of at most max_message_size bytes plus one read.
+/// deep, decodes to an error, and the next frame decodes as usual: the length kept the stream in
+/// step. A length over max_message_size decodes to an error and the decoder is broken() from
+/// then on: the channel closes.
 class binary_frame_decoder {
  public:
   explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr,
                                 std::size_t max_nesting_depth = channel_options{}.max_nesting_depth)
-      : max_message_size_(max_message_size), max_nesting_depth_(max_nesting_depth), fetch_(fetch) {}
+      : frames_(max_message_size, UINT32_MAX, "binary"), max_nesting_depth_(max_nesting_depth), fetch_(fetch) {}
 
-  receive_buffer& buffer() noexcept { return buffer_; }
-  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  receive_buffer& buffer() noexcept { return frames_.buffer(); }
+  void feed(std::string_view bytes) { frames_.buffer().append(bytes); }
 
   /// The next decoded frame, or nullopt when no complete frame is buffered (or broken()).
   std::optional<decoded> next();
 
   /// At the end of the stream: an error if it ended inside a frame.
-  std::optional<error> finish();
+  std::optional<error> finish() { return frames_.finish(); }
 
   /// true after a frame too long to skip: nothing more can be decoded.
-  bool broken() const noexcept { return broken_; }
+  bool broken() const noexcept { return frames_.broken(); }
 
-  std::size_t buffered() const noexcept { return buffer_.size(); }
+  std::size_t buffered() const noexcept { return frames_.buffered(); }
 
   /// Where the frame next() decoded last lay in the stream, its length included.
-  stream_span last_span() const noexcept { return last_span_; }
+  stream_span last_span() const noexcept { return frames_.last_span(); }
 
  private:
-  std::size_t max_message_size_;
+  length_prefixed_frames frames_;
   std::size_t max_nesting_depth_;
   binary_fetch* fetch_;
-  receive_buffer buffer_{max_message_size_ + 4};  // a frame's length, then its body
-  bool broken_ = false;
-  stream_span last_span_;
 };
-
-/// A hexadecimal rendering of the start of bytes, for error messages.
-std::string hex_excerpt(std::string_view bytes, std::size_t limit = 16);
 
 }  // namespace forkipc::detail
