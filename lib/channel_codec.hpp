@@ -62,7 +62,8 @@ class channel_codec {
             write_queue::callback on_written);
 
   /// Appends bytes to queue as one frame of raw bytes (send_bytes). Throws
-  /// error(errc::unsupported_serialization) in json serialization, which has no such frames.
+  /// error(errc::unsupported_serialization) in json and advanced serialization, which have no
+  /// such frames.
   void push_bytes(write_queue& queue, std::span<const std::byte> bytes, write_queue::callback on_written);
 
   /// true when the message pushed last has large values to stream through shared memory: the
