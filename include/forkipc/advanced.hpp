@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <forkipc/json.hpp>
 
@@ -128,8 +129,17 @@ inline json regexp(std::string source, std::string flags = {}) {
 }
 /// A Map, from an array of [key, value] pairs.
 inline json map(json entries = json::array()) { return json{{tag::map, std::move(entries)}}; }
+/// A Map, from its entries: `advanced::map({{"key", 1}, {2, "two"}})`. (A json initializer list
+/// of two-element lists with string keys would make an object instead.)
+inline json map(std::initializer_list<std::pair<json, json>> entries) {
+  json pairs = json::array();
+  for (const auto& [key, value] : entries) pairs.push_back(json::array({key, value}));
+  return map(std::move(pairs));
+}
 /// A Set, from an array of its values.
 inline json set(json values = json::array()) { return json{{tag::set, std::move(values)}}; }
+/// A Set, from its values: `advanced::set({1, "one"})`.
+inline json set(std::initializer_list<json> values) { return set(json::array_t(values)); }
 /// A plain object, as it is: wrapped in {"$object": ...} when it would otherwise read as a tagged
 /// form (its only key is a reserved name), else unchanged.
 inline json object(json members) {

@@ -753,9 +753,17 @@ class v8_writer {
 // Reading
 // ============================================================================================
 
+// Integers as nlohmann's own readers make them (and the other codecs): non-negative ones
+// unsigned, negative ones signed.
+json integer_value(std::int64_t n) {
+  if (n >= 0) return static_cast<std::uint64_t>(n);
+  return n;
+}
+
+// A double that is an integer JavaScript holds exactly (not -0) reads as an integer.
 json number_value(double d) {
   if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= two_to_53 && !(d == 0 && std::signbit(d)))
-    return static_cast<std::int64_t>(d);
+    return integer_value(static_cast<std::int64_t>(d));
   return d;
 }
 
@@ -1223,11 +1231,11 @@ class v8_reader {
       case v8_tag::undefined: return tagged_scalar(slot, level, tags::undefined, nullptr, 1, no_id, start);
       case v8_tag::int32:
         if (!varint(n, "an integer")) return false;
-        slot = std::int64_t{from_zigzag(n)};
+        slot = integer_value(from_zigzag(n));
         return charge(1) && done(0);
       case v8_tag::uint32:
         if (!varint(n, "an integer")) return false;
-        slot = std::int64_t{n};
+        slot = integer_value(n);
         return charge(1) && done(0);
       case v8_tag::double_value:
         if (!raw_double(d)) return false;
