@@ -87,7 +87,10 @@ class channel_codec {
 
   /// Gives back the memory of the message next() returned last, once nothing reads it any more;
   /// message is left with empty binary values. Large binary values are received into it again.
-  void recycle(json& message) noexcept { inbox_.recycle(message); }
+  void recycle(json& message) noexcept {
+    inbox_.recycle(message);
+    decoder_.recycle(message);
+  }
 
   /// At the end of the stream: an error if it ended inside a message.
   std::optional<error> finish() { return decoder_.finish(); }

@@ -13,12 +13,12 @@ void encode_advanced_frame(const json& message, std::string& out, std::size_t ma
 }
 
 std::optional<decoded> advanced_frame_decoder::next() {
-  auto frame = frames_.next();
+  auto frame = next_body();
   if (!frame) return std::nullopt;
   if (auto* problem = std::get_if<error>(&*frame)) return std::move(*problem);
   const std::string_view body = std::get<std::string_view>(*frame);
   json value;
-  if (auto problem = read_v8_message(body, value, limits_)) {
+  if (auto problem = read_v8_message(body, value, limits_, &spares_)) {
     // The bytes around the spot, from a little before it.
     const std::size_t from = problem->at < 8 ? 0 : problem->at - 8;
     const char* what = problem->code == errc::malformed_message ? "a malformed" : "a discarded";

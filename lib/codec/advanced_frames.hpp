@@ -33,33 +33,23 @@ void encode_advanced_frame(const json& message, std::string& out,
 /// shared references or holes), decodes to an error that names what was wrong and where, and
 /// the next frame decodes as usual. A length over max_message_size (or of 2 GiB and more)
 /// decodes to an error and the decoder is broken() from then on: the channel closes.
-class advanced_frame_decoder {
+class advanced_frame_decoder : public length_prefixed_frames {
  public:
   explicit advanced_frame_decoder(std::size_t max_message_size,
                                   std::size_t max_nesting_depth = channel_options{}.max_nesting_depth)
-      : frames_(max_message_size, longest_advanced_frame, "advanced"),
+      : length_prefixed_frames(max_message_size, longest_advanced_frame, "advanced"),
         limits_{max_nesting_depth, 4 * max_message_size} {}
-
-  receive_buffer& buffer() noexcept { return frames_.buffer(); }
-  void feed(std::string_view bytes) { frames_.buffer().append(bytes); }
 
   /// The next decoded frame, or nullopt when no complete frame is buffered (or broken()).
   std::optional<decoded> next();
 
-  /// At the end of the stream: an error if it ended inside a frame.
-  std::optional<error> finish() { return frames_.finish(); }
-
-  /// true after a frame too long to skip: nothing more can be decoded.
-  bool broken() const noexcept { return frames_.broken(); }
-
-  std::size_t buffered() const noexcept { return frames_.buffered(); }
-
-  /// Where the frame next() decoded last lay in the stream, its length included.
-  stream_span last_span() const noexcept { return frames_.last_span(); }
+  /// Takes back the vectors of message's large binary values (the message next() returned last,
+  /// which nothing reads any more) for the next ones: see binary_spares.
+  void recycle(json& message) noexcept { spares_.take_back_filled(message); }
 
  private:
-  length_prefixed_frames frames_;
   v8_read_limits limits_;
+  binary_spares spares_;
 };
 
 }  // namespace forkipc::detail

@@ -18,13 +18,13 @@ void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out) {
 }
 
 std::optional<decoded> binary_frame_decoder::next() {
-  auto frame = frames_.next();
+  auto frame = next_body();
   if (!frame) return std::nullopt;
   if (auto* problem = std::get_if<error>(&*frame)) return std::move(*problem);
   const std::string_view body = std::get<std::string_view>(*frame);
   if (auto bytes = msgpack_ext_payload(body, raw_bytes_ext)) return raw_bytes{*bytes};
   json value;
-  if (fetch_ != nullptr) fetch_->begin_message(frames_.last_span());
+  if (fetch_ != nullptr) fetch_->begin_message(last_span());
   const auto problem = read_msgpack(body, value, fetch_, max_nesting_depth_);
   const auto refused = fetch_ != nullptr ? fetch_->end_message() : std::nullopt;
   if (problem) {

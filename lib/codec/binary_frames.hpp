@@ -34,31 +34,18 @@ void encode_bytes_frame(std::span<const std::byte> bytes, std::string& out);
 /// deep, decodes to an error, and the next frame decodes as usual: the length kept the stream in
 /// step. A length over max_message_size decodes to an error and the decoder is broken() from
 /// then on: the channel closes.
-class binary_frame_decoder {
+class binary_frame_decoder : public length_prefixed_frames {
  public:
   explicit binary_frame_decoder(std::size_t max_message_size, binary_fetch* fetch = nullptr,
                                 std::size_t max_nesting_depth = channel_options{}.max_nesting_depth)
-      : frames_(max_message_size, UINT32_MAX, "binary"), max_nesting_depth_(max_nesting_depth), fetch_(fetch) {}
-
-  receive_buffer& buffer() noexcept { return frames_.buffer(); }
-  void feed(std::string_view bytes) { frames_.buffer().append(bytes); }
+      : length_prefixed_frames(max_message_size, UINT32_MAX, "binary"),
+        max_nesting_depth_(max_nesting_depth),
+        fetch_(fetch) {}
 
   /// The next decoded frame, or nullopt when no complete frame is buffered (or broken()).
   std::optional<decoded> next();
 
-  /// At the end of the stream: an error if it ended inside a frame.
-  std::optional<error> finish() { return frames_.finish(); }
-
-  /// true after a frame too long to skip: nothing more can be decoded.
-  bool broken() const noexcept { return frames_.broken(); }
-
-  std::size_t buffered() const noexcept { return frames_.buffered(); }
-
-  /// Where the frame next() decoded last lay in the stream, its length included.
-  stream_span last_span() const noexcept { return frames_.last_span(); }
-
  private:
-  length_prefixed_frames frames_;
   std::size_t max_nesting_depth_;
   binary_fetch* fetch_;
 };

@@ -4,7 +4,7 @@
 
 namespace forkipc::detail {
 
-std::optional<std::variant<std::string_view, error>> length_prefixed_frames::next() {
+std::optional<std::variant<std::string_view, error>> length_prefixed_frames::next_body() {
   if (broken_) {  // whatever still arrives is dropped, never held
     buffer_.clear();
     return std::nullopt;

@@ -46,7 +46,7 @@ void append_length_prefixed(std::string& out, std::uint32_t longest_body, std::s
 }
 
 /// Splits a byte stream into length-prefixed frames, in place in its buffer; what a body means
-/// is the caller's.
+/// is the caller's: the frame decoders derive from it and add their next().
 ///
 /// A length over max_message_size, or over the longest body the format allows, cannot be
 /// skipped safely (a peer that lies about one length may lie about the next): it is an error,
@@ -61,11 +61,14 @@ class length_prefixed_frames {
                          std::string_view format) noexcept
       : max_message_size_(max_message_size), longest_body_(longest_body), format_(format) {}
 
+  /// Where the socket reads into: prepare(n), then commit what was written.
   receive_buffer& buffer() noexcept { return buffer_; }
+  /// Appends bytes to the stream (for tests and fuzzers).
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
 
   /// The next frame's body, a view of the buffer valid until it is prepared or fed again; or
   /// what was wrong with the frame; or nullopt when no complete frame is buffered (or broken()).
-  std::optional<std::variant<std::string_view, error>> next();
+  std::optional<std::variant<std::string_view, error>> next_body();
 
   /// At the end of the stream: an error if it ended inside a frame.
   std::optional<error> finish();
@@ -75,7 +78,7 @@ class length_prefixed_frames {
 
   std::size_t buffered() const noexcept { return buffer_.size(); }
 
-  /// Where the frame next() returned last lay in the stream, its length included.
+  /// Where the frame next_body() returned last lay in the stream, its length included.
   stream_span last_span() const noexcept { return last_span_; }
 
  private:

@@ -48,6 +48,12 @@ class message_decoder {
   stream_span last_span() const noexcept {
     return std::visit([](const auto& d) { return d.last_span(); }, impl_);
   }
+  /// Takes back the memory of the message next() returned last, now that nothing reads it (in
+  /// advanced serialization: its large binary values' vectors, for the next ones).
+  void recycle(json& message) noexcept {
+    if (auto* frames = std::get_if<advanced_frame_decoder>(&impl_)) frames->recycle(message);
+  }
+
   /// true when the stream cannot go on (a frame too long to skip).
   bool broken() const noexcept {
     if (const auto* frames = std::get_if<binary_frame_decoder>(&impl_)) return frames->broken();

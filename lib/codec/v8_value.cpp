@@ -348,11 +348,11 @@ class v8_writer {
         case task::key: key(*t.key_text); break;
         case task::index: number_key(t.first); break;
         case task::end:
-          out_.push_back(t.end_tag);
+          out_.push_back(t.tag_byte);
           varint(t.first);
           if (t.two_counts) varint(t.second);
           break;
-        case task::byte: out_.push_back(t.end_tag); break;
+        case task::byte: out_.push_back(t.tag_byte); break;
       }
     }
   }
@@ -361,7 +361,7 @@ class v8_writer {
   // What is left to write, last first.
   struct task {
     enum kind_type : std::uint8_t { value, key, index, end, byte } kind;
-    char end_tag = 0;
+    char tag_byte = 0;
     bool two_counts = false;
     std::uint32_t first = 0, second = 0;
     std::size_t level = 0;  // of a value: how many json containers enclose it
@@ -783,11 +783,12 @@ struct read_object {
 
 class v8_reader {
  public:
-  v8_reader(std::string_view bytes, const v8_read_limits& limits)
+  v8_reader(std::string_view bytes, const v8_read_limits& limits, binary_spares* spares)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
         p_(begin_),
         end_(begin_ + bytes.size()),
-        limits_(limits) {}
+        limits_(limits),
+        spares_(spares) {}
 
   std::optional<v8_read_error> document(json& out) {
     if (!header() || !begin(out, 0)) return failure();
@@ -1060,9 +1061,9 @@ class v8_reader {
 
   // ---- binary values ----
 
-  static json binary_value(const void* data, std::size_t size, binary_kind kind) {
-    const auto* first = static_cast<const std::uint8_t*>(data);
-    json::binary_t::container_type bytes(first, first + size);
+  json binary_value(const void* data, std::size_t size, binary_kind kind) {
+    const std::span<const std::uint8_t> view(static_cast<const std::uint8_t*>(data), size);
+    json::binary_t::container_type bytes = spares_ ? spares_->filled(view) : json::binary_t::container_type(view.begin(), view.end());
     if (kind == binary_kind::buffer) return json::binary(std::move(bytes));
     return json::binary(std::move(bytes), static_cast<std::uint8_t>(kind));
   }
@@ -1503,6 +1504,7 @@ class v8_reader {
   const std::uint8_t* p_;
   const std::uint8_t* end_;
   v8_read_limits limits_;
+  binary_spares* spares_;
   std::uint32_t version_ = 0;
   std::size_t cost_ = 0;
   std::vector<frame> stack_;
@@ -1520,8 +1522,9 @@ void write_v8_message(const json& message, std::string& out, std::size_t origin,
   v8_writer(out, origin, max_depth).document(message);
 }
 
-std::optional<v8_read_error> read_v8_message(std::string_view bytes, json& out, const v8_read_limits& limits) {
-  return v8_reader(bytes, limits).document(out);
+std::optional<v8_read_error> read_v8_message(std::string_view bytes, json& out, const v8_read_limits& limits,
+                                             binary_spares* spares) {
+  return v8_reader(bytes, limits, spares).document(out);
 }
 
 }  // namespace forkipc::detail

@@ -11,6 +11,8 @@
 #include <forkipc/error.hpp>
 #include <forkipc/json.hpp>
 
+#include "codec/binary_spares.hpp"
+
 namespace forkipc::detail {
 
 /// The format version written: V8's since 2022 (Node 18 to 24 write it).
@@ -56,6 +58,8 @@ struct v8_read_limits {
 /// length, truncated data, duplicate keys, a wrong count of properties or entries, a reference
 /// to an object not read yet or one that makes the value cyclic, what cannot travel between
 /// processes (SharedArrayBuffer, WebAssembly), a value past a limit. Never recurses.
-std::optional<v8_read_error> read_v8_message(std::string_view bytes, json& out, const v8_read_limits& limits);
+/// Large binary values are made in spares' vectors when it is given.
+std::optional<v8_read_error> read_v8_message(std::string_view bytes, json& out, const v8_read_limits& limits,
+                                             binary_spares* spares = nullptr);
 
 }  // namespace forkipc::detail

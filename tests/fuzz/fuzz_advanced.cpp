@@ -18,18 +18,17 @@
 #include <vector>
 
 #include "codec/advanced_frames.hpp"
+#include "frame_fuzzing.hpp"
 
 using forkipc::json;
 using forkipc::detail::advanced_frame_decoder;
+using fuzzing::outcome;
+using fuzzing::require;
 
 namespace {
 
 constexpr std::size_t limits[] = {16, 64, 4096, 65536};
 constexpr std::size_t depths[] = {1, 3, 64};
-
-void require(bool condition) {
-  if (!condition) std::abort();
-}
 
 // The message's frame, as forkipc encodes it; an exception fails the run.
 std::string encoded(const json& value, std::size_t depth) {
@@ -37,13 +36,6 @@ std::string encoded(const json& value, std::size_t depth) {
   forkipc::detail::encode_advanced_frame(value, frame, depth);
   return frame;
 }
-
-struct outcome {
-  std::size_t kind;  // the decoded variant's index: message, internal, bytes, error
-  std::string frame;
-  int code = 0;
-  bool operator==(const outcome&) const = default;
-};
 
 void drain(advanced_frame_decoder& decoder, std::size_t depth, std::vector<outcome>& out) {
   while (auto d = decoder.next()) {
@@ -58,14 +50,8 @@ void drain(advanced_frame_decoder& decoder, std::size_t depth, std::vector<outco
 
 std::vector<outcome> decode(std::string_view stream, std::size_t max, std::size_t depth, std::size_t piece) {
   advanced_frame_decoder decoder(max, depth);
-  std::vector<outcome> out;
-  for (std::size_t at = 0; at < stream.size(); at += piece) {
-    decoder.feed(stream.substr(at, piece));
-    drain(decoder, depth, out);
-    require(decoder.buffered() <= max + 4);
-    require(decoder.buffer().capacity() <= max + 4 + piece);
-    if (decoder.broken()) require(decoder.buffered() <= piece);
-  }
+  std::vector<outcome> out;  // kinds: the decoded variant's index: message, internal, (bytes,) error
+  fuzzing::feed_in_pieces(decoder, stream, max, piece, [&] { drain(decoder, depth, out); });
   if (auto truncated = decoder.finish()) out.push_back({3, {}, truncated->code().value()});
   return out;
 }
