@@ -567,3 +567,22 @@ TEST_CASE("advanced: a frame's length: over the limit or 2 GiB closes the stream
     CHECK(decoder.finish()->code() == forkipc::errc::truncated_message);
   }
 }
+
+TEST_CASE("advanced: a large binary value is made in the memory of the last one, once it is given back") {
+  const json big = json::binary(std::vector<std::uint8_t>(2 << 20, 7));
+  std::string frames;
+  encode_advanced_frame(big, frames);
+  encode_advanced_frame(big, frames);
+  advanced_frame_decoder decoder(4 << 20);
+  decoder.feed(frames);
+  auto first = decoder.next();
+  REQUIRE((first && std::holds_alternative<json>(*first)));
+  json& message = std::get<json>(*first);
+  const std::uint8_t* memory = message.get_binary().data();
+  decoder.recycle(message);  // the listeners are done with it
+  CHECK(message.get_binary().empty());
+  auto second = decoder.next();
+  REQUIRE((second && std::holds_alternative<json>(*second)));
+  CHECK(std::get<json>(*second) == big);
+  CHECK(std::get<json>(*second).get_binary().data() == memory);
+}

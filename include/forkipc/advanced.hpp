@@ -120,6 +120,7 @@ inline json undefined() { return json{{tag::undefined, nullptr}}; }
 inline json hole() { return json{{tag::hole, nullptr}}; }
 /// A BigInt, from its decimal digits (an optional "-", then digits).
 inline json bigint(std::string decimal) { return json{{tag::bigint, std::move(decimal)}}; }
+/// A BigInt of value.
 inline json bigint(std::int64_t value) { return bigint(std::to_string(value)); }
 /// A Date, from milliseconds since 1970-01-01 UTC.
 inline json date(double milliseconds) { return json{{tag::date, milliseconds}}; }

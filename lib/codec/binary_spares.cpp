@@ -37,17 +37,24 @@ std::vector<std::uint8_t> binary_spares::filled(std::span<const std::uint8_t> by
 }
 
 void binary_spares::take_back(json& message, std::size_t values) noexcept {
-  // The walk stops after as many binary values (a smaller one met on the way counts).
-  const auto walk = [&](auto& self, json& value) -> void {
-    if (values == 0) return;
-    if (value.is_binary()) {
-      keep(std::move(static_cast<std::vector<std::uint8_t>&>(value.get_binary())));
-      --values;
-    } else if (value.is_structured()) {
-      for (json& element : value) self(self, element);
+  if (values == 0) return;
+  // Without recursion, whatever the message's depth; the walk stops after as many binary values
+  // (a smaller one met on the way counts).
+  try {
+    std::vector<json*> pending{&message};
+    while (values > 0 && !pending.empty()) {
+      json& value = *pending.back();
+      pending.pop_back();
+      if (value.is_binary()) {
+        keep(std::move(static_cast<std::vector<std::uint8_t>&>(value.get_binary())));
+        --values;
+      } else if (value.is_structured()) {
+        for (json& element : value) pending.push_back(&element);
+      }
     }
-  };
-  walk(walk, message);
+  } catch (const std::bad_alloc&) {
+    // The walk's own memory failed: the rest is freed with the message, a missed reuse.
+  }
 }
 
 void binary_spares::take_back_filled(json& message) noexcept {
