@@ -5,7 +5,7 @@ multiprocessing.Pipe, three times each in this one run, the peers in turn; the t
 medians and the ratios that ../shared/BENCH.md sets targets for. Absolute figures drift between machines and
 runs; the ratios, measured in the same run, are what count.
 
-    python3 bench/run.py [--build build] [--markdown FILE] [--quick]
+    python3 bench/run.py [--build build] [--markdown FILE] [--quick] [--only WORD]
 """
 import argparse
 import json
@@ -52,6 +52,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer iterations, one run each (for a smoke test)")
     parser.add_argument("--extra", action="append", default=[],
                         help="another program printing {shape, value, unit} lines, run once, its rows added")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run only the shapes whose arguments contain this word (repeatable)")
     args = parser.parse_args()
 
     repeats = 1 if args.quick else 3
@@ -63,8 +65,15 @@ def main():
         "python": [sys.executable, os.path.join(HERE, "peers", "python_pipe.py")],
     }
     same_cpu = ["taskset", "-c", "0"]
+    # One Node parent echoes Buffers through three children in turn: only the child differs.
+    echo_parent = ["node", os.path.join(HERE, "peers", "node_buffer_echo.js")]
+    echo_children = {
+        "forkipc": echo_parent + ["forkipc-advanced", peers["forkipc"][0]],
+        "node": echo_parent + ["node-advanced"],
+        "forkipc json": echo_parent + ["forkipc-json", peers["forkipc"][0]],
+    }
     shapes = [
-        # (arguments, runs on one CPU, peers that take part)
+        # (arguments, runs on one CPU, peers that take part[, turns of each peer if not `repeats`])
         (["roundtrip", str(20000 // scale)], True, ["forkipc", "raw", "node", "python"]),
         (["roundtrip", str(20000 // scale), "--split"], False, ["forkipc", "raw", "node", "python"]),
         (["stream", str(1000000 // scale)], False, ["forkipc", "raw", "node", "python"]),
@@ -85,14 +94,24 @@ def main():
         (["stream-bytes", str(5000000 // scale), "--shm"], False, ["forkipc"]),
         (["idle", "1" if args.quick else "5", "--shm"], False, ["forkipc"]),
         (["idle", "1" if args.quick else "5"], False, ["forkipc"]),
+        # Node's serialization "advanced": a Node parent echoes 1 MiB Buffers for some seconds
+        # through a forkipc child in advanced, a Node child in advanced, a forkipc child in json.
+        # The Node parent is the bottleneck of the first two, so the VM's load moves both: five
+        # turns each rather than three.
+        (["echo-buffers", "1" if args.quick else "3", str(1 << 20)], False, echo_children, 5),
     ]
+    if args.only:
+        shapes = [s for s in shapes if any(word in s[0] for word in args.only)]
 
     results = {}  # shape -> peer -> (value, unit)
     started = time.time()
-    for shape_args, pinned, taking_part in shapes:
+    for shape_args, pinned, taking_part, *more_repeats in shapes:
         print(f"  {', '.join(taking_part)}: {' '.join(shape_args)}", file=sys.stderr, flush=True)
-        commands = {peer: (same_cpu if pinned else []) + peers[peer] + shape_args for peer in taking_part}
-        for peer, figures in medians_of(commands, repeats).items():
+        # taking_part names peers, or maps them to their own commands for this shape
+        peer_commands = taking_part if isinstance(taking_part, dict) else {p: peers[p] for p in taking_part}
+        commands = {peer: (same_cpu if pinned else []) + command + shape_args for peer, command in peer_commands.items()}
+        shape_repeats = 1 if args.quick else (more_repeats[0] if more_repeats else repeats)
+        for peer, figures in medians_of(commands, shape_repeats).items():
             for shape, figure in figures.items():
                 results.setdefault(shape, {})[peer] = figure
     for extra in args.extra:
@@ -147,11 +166,19 @@ TARGETS = {
     # /proc/PID/stat counts in ticks of 10 ms: over 5 s, one tick is 0.2%
     "idle channel CPU, child (shm)": ("0% (< one tick)", lambda f: f["forkipc"] < 0.2),
     "idle channel CPU, parent (shm)": ("0% (< one tick)", lambda f: f["forkipc"] < 0.2),
+    "echo 1 MiB Buffers, Node parent": (">= 1x node (both advanced), >= 10x forkipc json",
+                                        lambda f: f["forkipc"] >= f["node"] and f["forkipc"] >= 10 * f["forkipc json"]),
+    "echo 1 MiB Buffers, Node parent: child CPU": ("<= node (less is better)", lambda f: f["forkipc"] <= f["node"]),
 }
+
+# The peers with a column of their own, in this order; a peer that only some shapes have (as
+# "forkipc json") gets a column after them.
+COLUMNS = ["forkipc", "raw", "node", "python"]
 
 
 def render(results):
-    rows = [["shape", "unit", "forkipc", "raw", "node", "python", "forkipc/raw", "forkipc/node", "target", "met"]]
+    columns = COLUMNS + sorted({p for figures in results.values() for p in figures} - set(COLUMNS))
+    rows = [["shape", "unit"] + columns + ["forkipc/raw", "forkipc/node", "target", "met"]]
     for shape, figures in results.items():
         unit = next(iter(figures.values()))[1]
         value = {peer: v for peer, (v, _) in figures.items()}
@@ -163,8 +190,7 @@ def render(results):
                 met = "yes" if test(value) else "NO"
             except KeyError:
                 met = "?"
-        rows.append([shape, unit] + [fmt(value.get(p)) for p in ("forkipc", "raw", "node", "python")] +
-                    [ratio("raw"), ratio("node"), target, met])
+        rows.append([shape, unit] + [fmt(value.get(p)) for p in columns] + [ratio("raw"), ratio("node"), target, met])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     line = lambda row: "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |"
     return "\n".join([line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows[1:]])

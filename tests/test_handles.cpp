@@ -1,5 +1,5 @@
-// Passing descriptors over the channel (SCM_RIGHTS), between forkipc processes in both
-// serializations, and with Node's NODE_HANDLE exchange both ways.
+// Passing descriptors over the channel (SCM_RIGHTS), between forkipc processes in every
+// serialization, and with Node's NODE_HANDLE exchange both ways, in both of Node's.
 #include "support.hpp"
 
 #include <arpa/inet.h>
@@ -16,10 +16,17 @@ using test::recorder;
 
 namespace {
 
-const forkipc::serialization both_modes[] = {forkipc::serialization::json, forkipc::serialization::binary};
+const forkipc::serialization every_mode[] = {forkipc::serialization::json, forkipc::serialization::binary,
+                                             forkipc::serialization::advanced};
+// Node's serializations.
+const forkipc::serialization node_modes[] = {forkipc::serialization::json, forkipc::serialization::advanced};
 
 const char* name_of(forkipc::serialization mode) {
-  return mode == forkipc::serialization::json ? "json" : "binary";
+  switch (mode) {
+    case forkipc::serialization::binary: return "binary";
+    case forkipc::serialization::advanced: return "advanced";
+    default: return "json";
+  }
 }
 
 struct pipe_pair {
@@ -87,7 +94,7 @@ json reply_to(const std::string& program, const json& message, forkipc::handle p
 }  // namespace
 
 TEST_CASE("a pipe passed to a forkipc child is written by it; both copies are closed after") {
-  for (const auto mode : both_modes) {
+  for (const auto mode : every_mode) {
     CAPTURE(name_of(mode));
     pipe_pair p;
     const json reply = reply_to(helper("handle_child"), {{"do", "write"}, {"text", "through the pipe"}},
@@ -100,7 +107,7 @@ TEST_CASE("a pipe passed to a forkipc child is written by it; both copies are cl
 }
 
 TEST_CASE("a listening socket passed to a forkipc child accepts connections there") {
-  for (const auto mode : both_modes) {
+  for (const auto mode : every_mode) {
     CAPTURE(name_of(mode));
     int port = 0;
     forkipc::handle server = listening_socket(port);
@@ -113,7 +120,7 @@ TEST_CASE("a listening socket passed to a forkipc child accepts connections ther
 }
 
 TEST_CASE("a child passes a descriptor back; what it receives is close-on-exec") {
-  for (const auto mode : both_modes) {
+  for (const auto mode : every_mode) {
     CAPTURE(name_of(mode));
     boost::asio::io_context io;
     auto child = test::fork(io, helper("handle_child"), {}, {.serialization = mode});
@@ -169,40 +176,49 @@ TEST_CASE("a handle sent on a closed channel is closed") {
 }
 
 TEST_CASE("Node child: a passed accepted socket is a net.Socket it answers on") {
-  int port = 0;
-  forkipc::handle server = listening_socket(port);
-  forkipc::handle client = connect_to(port);
-  forkipc::handle accepted(::accept4(server.fd(), nullptr, nullptr, SOCK_CLOEXEC));
-  REQUIRE(accepted);
-  const json reply = reply_to(test::script("handle_answer.js"), {{"do", "answer"}}, std::move(accepted),
-                              {.exec_path = "node"});
-  CHECK(reply == json{{"done", "answer"}, {"type", "net.Socket"}});
-  CHECK(read_to_end(client.fd()) == "answered by node\n");
+  for (const auto mode : node_modes) {
+    CAPTURE(name_of(mode));
+    int port = 0;
+    forkipc::handle server = listening_socket(port);
+    forkipc::handle client = connect_to(port);
+    forkipc::handle accepted(::accept4(server.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+    REQUIRE(accepted);
+    const json reply = reply_to(test::script("handle_answer.js"), {{"do", "answer"}}, std::move(accepted),
+                                {.exec_path = "node", .serialization = mode});
+    CHECK(reply == json{{"done", "answer"}, {"type", "net.Socket"}});
+    CHECK(read_to_end(client.fd()) == "answered by node\n");
+  }
 }
 
 TEST_CASE("Node child: a passed listening socket is a net.Server that serves") {
-  int port = 0;
-  forkipc::handle server = listening_socket(port);
-  boost::asio::io_context io;
-  auto child = forkipc::fork(io, test::script("handle_answer.js"), {}, {.exec_path = "node"});
-  recorder seen(*child);
-  child->send({{"do", "serve"}}, std::move(server));
-  test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
-  REQUIRE(!seen.messages.empty());
-  CHECK(seen.messages[0] == json{{"done", "serve"}, {"type", "net.Server"}});
-  for (int i = 0; i < 3; ++i) {
-    forkipc::handle client = connect_to(port);
-    CHECK(read_to_end(client.fd()) == "hello from node\n");
+  for (const auto mode : node_modes) {
+    CAPTURE(name_of(mode));
+    int port = 0;
+    forkipc::handle server = listening_socket(port);
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, test::script("handle_answer.js"), {}, {.exec_path = "node", .serialization = mode});
+    recorder seen(*child);
+    child->send({{"do", "serve"}}, std::move(server));
+    test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
+    REQUIRE(!seen.messages.empty());
+    CHECK(seen.messages[0] == json{{"done", "serve"}, {"type", "net.Server"}});
+    for (int i = 0; i < 3; ++i) {
+      forkipc::handle client = connect_to(port);
+      CHECK(read_to_end(client.fd()) == "hello from node\n");
+    }
+    child->disconnect();
+    test::run_to_end(io);
+    CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
   }
-  child->disconnect();
-  test::run_to_end(io);
-  CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
 }
 
 TEST_CASE("Node parent: a net.Server and a net.Socket passed to a forkipc child work there") {
-  const json report = test::node_parent_report("pass_handles.js", {helper("handle_child")});
-  CHECK(report["server"] == "hello from forkipc\n");
-  CHECK(report["socket"] == "answered by forkipc\n");
-  CHECK(report["replies"] == json::array({json{{"accepted", true}}, json{{"answered", true}}}));
-  CHECK(report["events"] == json::array({"exit 0 null"}));
+  for (const auto mode : node_modes) {
+    CAPTURE(name_of(mode));
+    const json report = test::node_parent_report("pass_handles.js", {helper("handle_child"), name_of(mode)});
+    CHECK(report["server"] == "hello from forkipc\n");
+    CHECK(report["socket"] == "answered by forkipc\n");
+    CHECK(report["replies"] == json::array({json{{"accepted", true}}, json{{"answered", true}}}));
+    CHECK(report["events"] == json::array({"exit 0 null"}));
+  }
 }

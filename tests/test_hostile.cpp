@@ -320,7 +320,7 @@ TEST_CASE("a hostile worker: a pool lives through every attack, answers, and hol
 TEST_CASE("a program's own value nested too deep is refused by send, never a stack overflow") {
   json deep = 0;
   for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});  // nlohmann frees it without recursing
-  for (auto mode : {forkipc::serialization::json, forkipc::serialization::binary}) {
+  for (auto mode : {forkipc::serialization::json, forkipc::serialization::binary, forkipc::serialization::advanced}) {
     CAPTURE(static_cast<int>(mode));
     boost::asio::io_context io;
     auto child = forkipc::fork(io, helper("echo_async"), {}, {.serialization = mode});

@@ -1,6 +1,7 @@
-// Interoperability with the real Node.js, both ways. A C++ parent drives Node children
-// (tests/scripts/*.js); Node parents (parent_of_cpp.js, advanced_parent.js) drive the C++ child
-// tests/helpers/interop_child and report what Node saw to this test over their own channel.
+// Interoperability with the real Node.js, both ways, in json serialization (test_advanced.cpp
+// has "advanced"). A C++ parent drives Node children (tests/scripts/*.js); a Node parent
+// (parent_of_cpp.js) drives the C++ child tests/helpers/interop_child and reports what Node saw
+// to this test over its own channel.
 #include "support.hpp"
 
 #include <cfloat>
@@ -279,28 +280,6 @@ TEST_CASE("Node parent, C++ child: every value comes back, Node sees its usual e
         const auto grandchild_fds = hello["grandchild"]["fds"].get<std::set<int>>();
         CHECK(grandchild_fds.count(std::stoi(fd)) == 0);
       }
-    }
-  }
-}
-
-TEST_CASE("Node parent, C++ child: 'advanced' serialization is refused at once, with the reason") {
-  for (const std::string how : {"fork", "spawn"}) {
-    for (const std::string api : {"async", "sync"}) {
-      CAPTURE(how);
-      CAPTURE(api);
-      // The Node parent never disconnects: the child ends only because it refused the channel.
-      const json report = test::node_parent_report("advanced_parent.js", {how, test::helper("interop_child"), api});
-      std::vector<std::string> events;
-      for (const auto& e : report["events"])  // a send may meet the closed channel: Node's EPIPE
-        if (e.get<std::string>().rfind("error", 0) != 0) events.push_back(e);
-      CHECK(events == std::vector<std::string>{"spawn", "disconnect", "exit 1 null", "close 1 null"});
-      CHECK(report["messages"] == json::array());
-      const std::string err = report["stderr"];
-      CAPTURE(err);
-      CHECK(err.rfind("interop_child: the parent asked for Node's \"advanced\" serialization", 0) == 0);
-      CHECK(err.find("forkipc does not speak") != std::string::npos);
-      CHECK(std::count(err.begin(), err.end(), '\n') == 1);  // that alone: no misread message
-      CHECK(report["ms"].get<int>() < 10000);
     }
   }
 }

@@ -26,7 +26,7 @@ int main() {
   try {
     forkipc::sync::parent parent;  // the channel Node started this process with
     while (auto request = parent.receive()) parent.send(answer(*request));
-  } catch (const forkipc::error& e) {  // not started by a parent, or asked for 'advanced' serialization
+  } catch (const forkipc::error& e) {  // not started by a parent, or asked for a serialization it does not speak
     std::cerr << "cpp_worker: " << e.what() << "\n";
     return 1;
   }

@@ -84,7 +84,8 @@ class parent_process : public channel_end, public std::enable_shared_from_this<p
 ///
 /// Throws forkipc::error: errc::not_forked without a channel (or once it was closed);
 /// errc::unsupported_serialization when the parent asked for a format forkipc does not speak
-/// (Node's "advanced"); an operating system error (EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN) that
+/// (NODE_CHANNEL_SERIALIZATION_MODE names none of "json", "advanced" and forkipc's own); an
+/// operating system error (EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN) that
 /// says what is wrong when NODE_CHANNEL_FD does not name a connected Unix stream socket.
 FORKIPC_API std::shared_ptr<parent_process> parent(boost::asio::io_context& io);
 

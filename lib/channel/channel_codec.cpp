@@ -47,8 +47,9 @@ void channel_codec::push_bytes(write_queue& queue, std::span<const std::byte> by
                                write_queue::callback on_written) {
   if (mode_ != serialization::binary) {
     throw error(errc::unsupported_serialization,
-                "cannot send bytes in json serialization, which carries only JSON text (the parent "
-                "must fork the child with serialization::binary)");
+                std::string("cannot send bytes in ") + (mode_ == serialization::json ? "json" : "advanced") +
+                    " serialization, which has no frames of raw bytes (the parent must fork the child with "
+                    "serialization::binary; in advanced, a binary value is a Buffer)");
   }
   queue.push([&](std::string& out) { encode_bytes_frame(bytes, out); }, std::move(on_written));
 }
@@ -126,8 +127,8 @@ std::optional<error> channel_codec::settle_descriptors(std::uint64_t decoded_end
     if (closed.truncated) what += ", and ";
   }
   if (closed.truncated) what += "more descriptors in one write than a read takes (the kernel dropped the rest)";
-  what += mode_ == serialization::json
-              ? "; in json serialization only a NODE_HANDLE message carries one, and only one. They were closed"
+  what += mode_ != serialization::binary
+              ? "; in Node's serializations only a NODE_HANDLE message carries one, and only one. They were closed"
               : "; they were closed";
   return error(errc::unexpected_descriptors, std::move(what));
 }

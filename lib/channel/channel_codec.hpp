@@ -62,7 +62,8 @@ class channel_codec {
             write_queue::callback on_written);
 
   /// Appends bytes to queue as one frame of raw bytes (send_bytes). Throws
-  /// error(errc::unsupported_serialization) in json serialization, which has no such frames.
+  /// error(errc::unsupported_serialization) in json and advanced serialization, which have no
+  /// such frames.
   void push_bytes(write_queue& queue, std::span<const std::byte> bytes, write_queue::callback on_written);
 
   /// true when the message pushed last has large values to stream through shared memory: the
@@ -98,7 +99,10 @@ class channel_codec {
 
   /// Gives back the memory of the message next() returned last, once nothing reads it any more;
   /// message is left with empty binary values. Large binary values are received into it again.
-  void recycle(json& message) noexcept { inbox_.recycle(message); }
+  void recycle(json& message) noexcept {
+    inbox_.recycle(message);
+    decoder_.recycle(message);
+  }
 
   /// At the end of the stream: closes every descriptor the peer passed that no message took
   /// (those stream still holds too), and queues what next() then returns: an error if the

@@ -321,7 +321,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
   fetched_bytes_ += size;
   ++fetched_values_;
 
-  std::vector<std::uint8_t> bytes = take_spare(size);
+  std::vector<std::uint8_t> bytes = spares_.take(size);
   bytes.clear();
   if (bytes.capacity() < size) {
     bytes.reserve(size);
@@ -393,42 +393,9 @@ bool shm_inbox::peer_gone() const noexcept {
   return ::poll(&watched, 1, 0) > 0 && (watched.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-std::vector<std::uint8_t> shm_inbox::take_spare(std::size_t size) noexcept {
-  // The smallest that is large enough: the larger ones stay for larger values.
-  auto best = spares_.end();
-  for (auto it = spares_.begin(); it != spares_.end(); ++it)
-    if (it->capacity() >= size && (best == spares_.end() || it->capacity() < best->capacity())) best = it;
-  if (best == spares_.end()) return {};
-  std::vector<std::uint8_t> taken = std::move(*best);
-  spares_.erase(best);
-  return taken;
-}
-
-void shm_inbox::keep_spare(std::vector<std::uint8_t>&& spare) noexcept {
-  if (spare.capacity() < min_spare_capacity) return;
-  try {
-    spares_.push_back(std::move(spare));
-  } catch (const std::bad_alloc&) {
-    return;  // it is freed instead: a missed reuse, nothing more
-  }
-  std::sort(spares_.begin(), spares_.end(), [](const auto& a, const auto& b) { return a.capacity() > b.capacity(); });
-  if (spares_.size() > max_spares) spares_.resize(max_spares);
-}
-
 void shm_inbox::recycle(json& message) noexcept {
-  // Only a message with fetched values has anything to give back, and the walk stops after as
-  // many binary values (an inline one met on the way counts, and is taken if large enough).
-  std::size_t left = std::exchange(fetched_values_, 0);
-  const auto walk = [&](auto& self, json& value) -> void {
-    if (left == 0) return;
-    if (value.is_binary()) {
-      keep_spare(std::move(static_cast<std::vector<std::uint8_t>&>(value.get_binary())));
-      --left;
-    } else if (value.is_structured()) {
-      for (json& element : value) self(self, element);
-    }
-  };
-  walk(walk, message);
+  // Only a message with fetched values has anything to give back.
+  spares_.take_back(message, std::exchange(fetched_values_, 0));
 }
 
 }  // namespace forkipc::detail

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/binary_spares.hpp"
 #include "codec/msgpack.hpp"
 #include "shm/byte_ring.hpp"
 #include "transport/received_descriptors.hpp"
@@ -124,24 +125,17 @@ class shm_inbox final : public binary_fetch {
   /// now that nothing reads it any more (it is left with empty binary values).
   void recycle(json& message) noexcept;
 
-  /// Vectors of at least this capacity are kept for reuse (below it, malloc serves from its
-  /// heap), at most max_spares of them: the largest.
-  static constexpr std::size_t min_spare_capacity = std::size_t{1} << 20;
-  static constexpr std::size_t max_spares = 2;
-
  private:
   std::optional<std::string> read_streamed(std::uint64_t start, std::size_t size, const unique_fd* overflow,
                                            std::vector<std::uint8_t>& bytes);
   bool peer_gone() const noexcept;
-  std::vector<std::uint8_t> take_spare(std::size_t size) noexcept;
-  void keep_spare(std::vector<std::uint8_t>&& spare) noexcept;
 
   received_descriptors& received_fds_;
   std::size_t max_message_size_;
   int socket_ = -1;
   std::optional<value_ring> ring_;
   std::uint32_t ring_id_ = 0;
-  std::vector<std::vector<std::uint8_t>> spares_;
+  binary_spares spares_;
 
   // The message being decoded.
   stream_span message_;

@@ -73,12 +73,6 @@ channel_mode inherited_mode() {
   const char* name = std::getenv(serialization_variable);
   if (name == nullptr) return {};
   if (auto mode = channel_mode_named(name)) return *mode;
-  if (std::string_view(name) == "advanced") {
-    throw error(errc::unsupported_serialization,
-                "the parent asked for Node's \"advanced\" serialization (V8's format), which "
-                "forkipc does not speak: fork this child with serialization \"json\", Node's "
-                "default");
-  }
   throw error(errc::unsupported_serialization,
               std::string(serialization_variable) + "=" + name + " names no serialization forkipc knows");
 }
@@ -91,6 +85,8 @@ constexpr struct {
     {"forkipc-binary", {serialization::binary, transport::socket}},
     {"forkipc-json-shm", {serialization::json, transport::shared_memory}},
     {"forkipc-binary-shm", {serialization::binary, transport::shared_memory}},
+    {"advanced", {serialization::advanced, transport::socket}},
+    {"forkipc-advanced-shm", {serialization::advanced, transport::shared_memory}},
 };
 
 }  // namespace

@@ -20,9 +20,10 @@ struct channel_mode {
   forkipc::transport transport = forkipc::transport::socket;
 };
 
-/// The value of NODE_CHANNEL_SERIALIZATION_MODE that asks for mode: Node's "json", or a name of
-/// forkipc's own ("forkipc-binary", "forkipc-json-shm", "forkipc-binary-shm"), which a Node
-/// child (or a forkipc too old to know it) refuses at start-up instead of misreading bytes.
+/// The value of NODE_CHANNEL_SERIALIZATION_MODE that asks for mode: Node's "json" or "advanced",
+/// or a name of forkipc's own ("forkipc-binary", "forkipc-json-shm", "forkipc-binary-shm",
+/// "forkipc-advanced-shm"), which a Node child (or a forkipc too old to know it) refuses at
+/// start-up instead of misreading bytes.
 const char* channel_mode_name(channel_mode mode) noexcept;
 /// The mode a name asks for; nullopt for one forkipc does not know.
 std::optional<channel_mode> channel_mode_named(std::string_view name) noexcept;

@@ -190,7 +190,8 @@ int working_directory_problem(const fs::path& dir) {
 
 spawned_child spawn_child(const std::string& module_path, const std::vector<std::string>& args,
                           const fork_options& options, captured_output silent_output) {
-  if (options.serialization != serialization::json && options.serialization != serialization::binary)
+  if (options.serialization != serialization::json && options.serialization != serialization::binary &&
+      options.serialization != serialization::advanced)
     throw std::invalid_argument("forkipc: unknown serialization in fork_options");
   if (options.transport != transport::socket && options.transport != transport::shared_memory)
     throw std::invalid_argument("forkipc: unknown transport in fork_options");

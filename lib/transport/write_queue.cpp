@@ -7,6 +7,11 @@ namespace {
 // than this gets a chunk of its own, so its bytes are never copied a second time.
 constexpr std::size_t chunk_size = 64 * 1024;
 
+// A written chunk's storage is kept for the next one when it is the largest yet, up to this:
+// a stream of large messages then reuses one buffer, where fresh memory for each would cost a
+// page fault per 4 KiB (more than the copy into it), and an idle channel holds at most this.
+constexpr std::size_t largest_spare = 16 * 1024 * 1024;
+
 }  // namespace
 
 std::string& write_queue::chunk_for_append() {
@@ -56,7 +61,8 @@ void write_queue::consume(std::size_t n, std::vector<callback>& completed) {
     front.offset += taken;
     n -= taken;
     if (front.offset == front.bytes.size()) {
-      if (front.bytes.capacity() <= 4 * chunk_size) spare_ = std::move(front.bytes);
+      if (front.bytes.capacity() > spare_.capacity() && front.bytes.capacity() <= largest_spare)
+        spare_ = std::move(front.bytes);
       chunks_.pop_front();
     }
   }

@@ -11,7 +11,6 @@
 // itself as a json value.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,18 +18,17 @@
 #include <vector>
 
 #include "codec/binary_frames.hpp"
+#include "frame_fuzzing.hpp"
 
 using forkipc::json;
 using forkipc::detail::binary_frame_decoder;
 using forkipc::detail::decoded;
+using fuzzing::outcome;
+using fuzzing::require;
 
 namespace {
 
 constexpr std::size_t limits[] = {1, 8, 64, 4096};
-
-void require(bool condition) {
-  if (!condition) std::abort();
-}
 
 // References name a length in their first byte, bounded as a real region's would be.
 class fake_region final : public forkipc::detail::binary_fetch {
@@ -57,13 +55,6 @@ std::string encoded(const json& value) {
   return frame;
 }
 
-struct outcome {
-  std::size_t kind;  // the decoded variant's index: message, internal, bytes, error
-  std::string frame;
-  int code = 0;
-  bool operator==(const outcome&) const = default;
-};
-
 void drain(binary_frame_decoder& decoder, std::vector<outcome>& out) {
   while (auto d = decoder.next()) {
     switch (d->index()) {
@@ -78,14 +69,8 @@ void drain(binary_frame_decoder& decoder, std::vector<outcome>& out) {
 std::vector<outcome> decode(std::string_view stream, std::size_t max, std::size_t piece) {
   fake_region region(max);
   binary_frame_decoder decoder(max, &region);
-  std::vector<outcome> out;
-  for (std::size_t at = 0; at < stream.size(); at += piece) {
-    decoder.feed(stream.substr(at, piece));
-    drain(decoder, out);
-    require(decoder.buffered() <= max + 4);
-    require(decoder.buffer().capacity() <= max + 4 + piece);
-    if (decoder.broken()) require(decoder.buffered() <= piece);
-  }
+  std::vector<outcome> out;  // kinds: the decoded variant's index: message, internal, bytes, error
+  fuzzing::feed_in_pieces(decoder, stream, max, piece, [&] { drain(decoder, out); });
   if (auto truncated = decoder.finish()) out.push_back({2, {}, truncated->code().value()});
   return out;
 }

@@ -4,8 +4,10 @@
 // behind: the channel variables before and after, whether the descriptor became close-on-exec,
 // and what a grandchild (this program again, as "interop_child grandchild") sees: those variables
 // and its open descriptors, printed to a pipe. Then it answers every message with itself until
-// the parent disconnects, and exits 0; {"do": "disconnect"} makes it disconnect first. When it
-// cannot take the channel it prints why to stderr and exits 1.
+// the parent disconnects, and exits 0; {"do": "disconnect"} makes it disconnect first. A message
+// it cannot take (an "error" event, or what sync::parent::receive() throws) is answered with
+// {"error": what(), "code": the errc's number}. When it cannot take the channel it prints why
+// to stderr and exits 1.
 #include <forkipc/forkipc.hpp>
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,6 +73,8 @@ bool is_disconnect_request(const json& m) {
   return m.is_object() && m.contains("do") && m["do"] == "disconnect";
 }
 
+json refusal(const forkipc::error& e) { return {{"error", e.what()}, {"code", e.code().value()}}; }
+
 int run_async() {
   const json before = channel_variables();
   boost::asio::io_context io;
@@ -79,6 +84,7 @@ int run_async() {
     if (is_disconnect_request(m)) parent->disconnect();
     else parent->send(m);
   });
+  parent->on("error", [&](const forkipc::error& e) { parent->send(refusal(e)); });
   io.run();
   return 0;
 }
@@ -87,8 +93,15 @@ int run_sync() {
   const json before = channel_variables();
   forkipc::sync::parent parent;
   parent.send(hello(before));
-  while (auto m = parent.receive()) {
-    if (is_disconnect_request(*m)) break;
+  for (;;) {
+    std::optional<json> m;
+    try {
+      m = parent.receive();
+    } catch (const forkipc::error& e) {
+      parent.send(refusal(e));
+      continue;
+    }
+    if (!m || is_disconnect_request(*m)) break;
     parent.send(*m);
   }
   parent.disconnect();

@@ -65,7 +65,10 @@ forkipc::json answer(const forkipc::json& request, const std::string& startups) 
     }
   }
   if (op == "exit") std::exit(request.at("code").get<int>());
-  if (op == "crash") ::raise(SIGSEGV);
+  if (op == "crash") {
+    ::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would turn the crash into exit(1)
+    ::raise(SIGSEGV);
+  }
   if (op == "sleep") {
     for (;;) ::pause();
   }

@@ -1,5 +1,6 @@
 // A Node parent that passes handles to the C++ child tests/helpers/handle_child, started with
-// fork(..., {execPath}). Usage: node pass_handles.js <path of handle_child>
+// fork(..., {execPath, serialization}). Usage:
+//   node pass_handles.js <path of handle_child> [json|advanced]
 // 1. passes a listening net.Server with {do: "accept"}, connects, and reads what the child
 //    writes on the connection it accepted;
 // 2. passes a connected net.Socket with {do: "answer"} and reads the answer on the other end.
@@ -9,9 +10,9 @@ const net = require("net");
 const { fork } = require("child_process");
 const { report } = require("./cpp_child.js");
 
-const program = process.argv[2];
+const [program, serialization = "json"] = process.argv.slice(2);
 const record = { events: [], replies: [], server: "", socket: "" };
-const child = fork("handles", [], { execPath: program });
+const child = fork("handles", [], { execPath: program, serialization });
 setTimeout(() => { child.kill("SIGKILL"); report({ timed_out: 20000, ...record }); }, 20000).unref();
 child.on("message", (m) => record.replies.push(m));
 // This parent disconnects, after which Node never emits "close" (a known Node defect): the
