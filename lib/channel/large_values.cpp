@@ -16,6 +16,7 @@
 #include <forkipc/error.hpp>
 
 #include "shm/memfd.hpp"
+#include "shm/spin.hpp"
 #include "size_text.hpp"
 
 namespace forkipc::detail {
@@ -66,9 +67,7 @@ template <class Ready, class GiveUp>
 bool wait_for_peer(shm::byte_ring& ring, mover who, Ready ready, GiveUp give_up) {
   for (int spin = 0; spin < 2000; ++spin) {
     if (ready()) return true;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    shm::cpu_pause();
   }
   for (;;) {
     const std::uint32_t seen = who == mover::producer ? ring.producer_bell() : ring.consumer_bell();

@@ -36,14 +36,37 @@ T* at(char* base, std::size_t offset) noexcept {
   return reinterpret_cast<T*>(base + offset);
 }
 
+// Atomic access to the words both processes map: what std::atomic_ref does, made of the same
+// compiler builtins (g++ and clang++ both have them), as libc++ before 19 has no atomic_ref.
+constexpr int builtin_order(std::memory_order order) noexcept {
+  switch (order) {
+    case std::memory_order_relaxed: return __ATOMIC_RELAXED;
+    case std::memory_order_consume:
+    case std::memory_order_acquire: return __ATOMIC_ACQUIRE;
+    case std::memory_order_release: return __ATOMIC_RELEASE;
+    case std::memory_order_acq_rel: return __ATOMIC_ACQ_REL;
+    default: return __ATOMIC_SEQ_CST;
+  }
+}
+
 template <class T>
 T load(const T* word, std::memory_order order) noexcept {
-  return std::atomic_ref<T>(*const_cast<T*>(word)).load(order);
+  return __atomic_load_n(word, builtin_order(order));
 }
 
 template <class T>
 void store(T* word, T value, std::memory_order order) noexcept {
-  std::atomic_ref<T>(*word).store(value, order);
+  __atomic_store_n(word, value, builtin_order(order));
+}
+
+template <class T>
+T exchange(T* word, T value, std::memory_order order) noexcept {
+  return __atomic_exchange_n(word, value, builtin_order(order));
+}
+
+template <class T>
+T fetch_add(T* word, T value, std::memory_order order) noexcept {
+  return __atomic_fetch_add(word, value, builtin_order(order));
 }
 
 [[noreturn]] void throw_corrupt(const std::string& what) {
@@ -56,7 +79,7 @@ void store(T* word, T value, std::memory_order order) noexcept {
 bool take_flag(std::uint32_t* flag) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (load(flag, std::memory_order_seq_cst) == 0) return false;
-  return std::atomic_ref<std::uint32_t>(*flag).exchange(0, std::memory_order_seq_cst) != 0;
+  return exchange(flag, std::uint32_t{0}, std::memory_order_seq_cst) != 0;
 }
 
 // A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. EAGAIN (rung
@@ -94,7 +117,7 @@ void byte_ring::ring(const line& moved, std::uint32_t* waiter_flag) noexcept {
   if (wake_up_ != wake_up::futex) return;
   // The move, then the bell, then the look at the flag; a sleeper does the converse (raises
   // its flag, then the kernel compares the bell with what it read before it looked).
-  std::atomic_ref<std::uint32_t>(*moved.bell).fetch_add(1, std::memory_order_seq_cst);
+  fetch_add(moved.bell, std::uint32_t{1}, std::memory_order_seq_cst);
   if (take_flag(waiter_flag)) futex_wake(moved.bell);
 }
 
@@ -209,7 +232,7 @@ void byte_ring::set_note(std::uint64_t value) noexcept {
 
 void byte_ring::count_note() noexcept {
   // Before the bytes it is for are published, which orders it for the consumer.
-  std::atomic_ref<std::uint64_t>(*producer_.note).fetch_add(1, std::memory_order_release);
+  fetch_add(producer_.note, std::uint64_t{1}, std::memory_order_release);
 }
 
 bool byte_ring::take_consumer_sleeping() noexcept { return take_flag(consumer_.waiting); }
