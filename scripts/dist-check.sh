@@ -33,5 +33,5 @@ echo "dist-check: $(basename "$tarball") unpacked in an empty folder"
 
 meson setup "$work/build" "$src" --wrap-mode=nodownload --buildtype=plain \
   -Dexamples=false -Dbenchmarks=false -Dtest_suites=codec_json_lines >/dev/null
-meson compile -C "$work/build" forkipc forkipc-pdeathsig test_codec_json_lines >/dev/null
+meson compile -C "$work/build" forkipc forkipc-spawn test_codec_json_lines >/dev/null
 meson test -C "$work/build" --no-rebuild --print-errorlogs codec_json_lines consumer_pkg_config consumer_cmake

@@ -143,7 +143,7 @@ TEST_CASE("byte_ring: positions the peer could not have published are refused, n
 }
 
 TEST_CASE("byte_ring by position: copies cross the end; release never moves back; the note is the producer's") {
-  region_pair rings(wake_up::futex);
+  region_pair rings(wake_up::doorbell);
   const std::string bytes = pattern(1000, 'p');
   const std::span<const std::uint8_t> view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   rings.out.copy_in(capacity - 300, view);  // 300 bytes at the end, 700 at the start
@@ -160,7 +160,7 @@ TEST_CASE("byte_ring by position: copies cross the end; release never moves back
 }
 
 TEST_CASE("byte_ring with a futex: a sleeper wakes at the move, not at its timeout") {
-  region_pair rings(wake_up::futex);
+  region_pair rings(wake_up::doorbell);
   const std::uint32_t seen = rings.in.producer_bell();
   const auto start = std::chrono::steady_clock::now();
   std::thread producer([&] {

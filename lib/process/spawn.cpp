@@ -1,6 +1,8 @@
 #include "process/spawn.hpp"
 
 #include "process/inherited_channel.hpp"  // channel_mode_name
+#include "process/platform.hpp"
+#include "transport/platform.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -50,10 +52,14 @@ struct pipe_ends {
   unique_fd read, write;
 };
 
+pipe_ends new_pipe(const std::string& what) {
+  pipe_ends ends;
+  if (const int failed = make_pipe(ends.read, ends.write)) throw_system_error(failed, "cannot create a pipe for " + what);
+  return ends;
+}
+
 pipe_ends make_output_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for the child's output");
-  pipe_ends ends{unique_fd(fds[0]), unique_fd(fds[1])};
+  pipe_ends ends = new_pipe("the child's output");
   // Non-blocking on the parent's end only: the child's stdout stays an ordinary blocking pipe.
   ::fcntl(ends.read.get(), F_SETFL, ::fcntl(ends.read.get(), F_GETFL) | O_NONBLOCK);
   ends.write = move_above_stdio(std::move(ends.write));
@@ -71,10 +77,7 @@ class file_actions {
   void open(int target, const char* path, int flags) {
     check(::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0));
   }
-  void close_from(int fd) { check(::posix_spawn_file_actions_addclosefrom_np(&actions_, fd)); }
-  void chdir(const fs::path& dir) {
-    check(::posix_spawn_file_actions_addchdir_np(&actions_, dir.c_str()));
-  }
+  posix_spawn_file_actions_t& native() noexcept { return actions_; }
   const posix_spawn_file_actions_t* get() const noexcept { return &actions_; }
 
  private:
@@ -106,14 +109,14 @@ class default_signals {
   posix_spawnattr_t attributes_;
 };
 
-// kill_on_parent_exit: the helper that sets PR_SET_PDEATHSIG and execs the program (see
-// pdeathsig_exec.cpp), and the pipe on which it reports a failed exec.
+// The helper that does in the child what posix_spawn cannot here (see spawn_helper.cpp), and
+// the pipe on which it reports a failed step.
 constexpr int exec_error_fd = 4;
 
-fs::path pdeathsig_helper() {
-  // secure_getenv: a set-user-ID program never takes the helper's location from its caller.
-  const char* dir = ::secure_getenv("FORKIPC_LIBEXECDIR");
-  return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-pdeathsig";
+fs::path spawn_helper() {
+  // A set-user-ID program never takes the helper's location from its caller.
+  const char* dir = trusted_getenv("FORKIPC_LIBEXECDIR");
+  return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-spawn";
 }
 
 // The errno the helper wrote after its exec failed, or 0 once the program runs.
@@ -185,6 +188,10 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   if (!options.exec_path && !options.exec_args.empty())
     throw std::invalid_argument("forkipc: fork_options::exec_args needs exec_path (the program "
                                 "they are arguments of)");
+  if (options.kill_on_parent_exit && !spawn_can.parent_death_signal)
+    throw error(std::make_error_code(std::errc::not_supported),
+                std::string("cannot start \"") + module_path + "\" with kill_on_parent_exit: forkipc's " +
+                    platform_name + " backend has no way to learn of a parent's death (Linux's PR_SET_PDEATHSIG)");
 
   // Relative paths mean what they would mean to exec() in the child: relative to its cwd.
   const fs::path base = options.cwd ? fs::absolute(*options.cwd) : fs::current_path();
@@ -211,11 +218,10 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   argv.push_back(module_path);
   argv.insert(argv.end(), args.begin(), args.end());
 
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    throw_system_error(errno, "cannot create the channel for " + quoted(program));
-  unique_fd parent_end(sockets[0]);
-  const unique_fd child_end = move_above_stdio(unique_fd(sockets[1]));
+  unique_fd parent_end, child_end;
+  if (const int failed = make_socket_pair(parent_end, child_end))
+    throw_system_error(failed, "cannot create the channel for " + quoted(program));
+  child_end = move_above_stdio(std::move(child_end));
   // The shared memory goes first on the socket, before the child can look.
   std::optional<shm::ring_region> rings;
   if (options.transport == transport::shared_memory) {
@@ -239,18 +245,23 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
   }
   actions.dup2(child_end.get(), channel_fd);
+  // What posix_spawn cannot do in the child, the helper does before it execs the program.
+  const bool helped = options.kill_on_parent_exit || !spawn_can.close_from ||
+                      (options.cwd && !spawn_can.change_directory);
+  const int close_from = helped ? exec_error_fd + 1 : channel_fd + 1;
   pipe_ends exec_error;
   fs::path spawned = program;
-  if (options.kill_on_parent_exit) {
-    spawned = pdeathsig_helper();
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for starting " + quoted(program));
-    exec_error = {unique_fd(fds[0]), move_above_stdio(unique_fd(fds[1]))};
+  if (helped) {
+    spawned = spawn_helper();
+    exec_error = new_pipe("starting " + quoted(program));
+    exec_error.write = move_above_stdio(std::move(exec_error.write));
     actions.dup2(exec_error.write.get(), exec_error_fd);
-    argv.insert(argv.begin(), {spawned.string(), std::to_string(::getpid()), program.string()});
+    const bool helper_enters = options.cwd && !spawn_can.change_directory;
+    argv.insert(argv.begin(), {spawned.string(), std::to_string(close_from), helper_enters ? base.string() : "",
+                               options.kill_on_parent_exit ? std::to_string(::getpid()) : "0", program.string()});
   }
-  actions.close_from(options.kill_on_parent_exit ? exec_error_fd + 1 : channel_fd + 1);
-  if (options.cwd) actions.chdir(base);
+  if (spawn_can.close_from) spawn_close_from(actions.native(), close_from);
+  if (options.cwd && spawn_can.change_directory) spawn_change_directory(actions.native(), base.c_str());
 
   std::vector<char*> argv_pointers, env_pointers;
   for (const std::string& a : argv) argv_pointers.push_back(const_cast<char*>(a.c_str()));
@@ -277,21 +288,21 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
         throw_system_error(problem, "cannot start " + quoted(program) + " in working directory " + quoted(base));
     }
     if (helper_failed) {
-      throw_system_error(result, "cannot start " + quoted(program) + ": kill_on_parent_exit needs forkipc's helper " +
+      throw_system_error(result, "cannot start " + quoted(program) + ": it needs forkipc's helper " +
                                      quoted(spawned) + " (install forkipc, or set FORKIPC_LIBEXECDIR to its folder)");
     }
     throw_system_error(result, "cannot start " + quoted(program));
   }
 
   std::error_code ec;
-  unique_fd pidfd = open_pidfd(pid, ec);
-  if (!pidfd) {
+  unique_fd exit_descriptor = open_exit_descriptor(pid, ec);
+  if (ec) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(pidfd)), {std::move(parent_end), std::move(rings)}, std::move(out.read),
+  return {process(pid, std::move(exit_descriptor)), {std::move(parent_end), std::move(rings)}, std::move(out.read),
           std::move(err.read)};
 }
 

@@ -1,9 +1,5 @@
 #include "shm/byte_ring.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -15,7 +11,7 @@
 #include <forkipc/error.hpp>
 
 #include "shm/mapping.hpp"
-#include "shm/memfd.hpp"
+#include "shm/platform.hpp"
 #include "size_text.hpp"
 
 namespace forkipc::detail::shm {
@@ -82,20 +78,10 @@ bool take_flag(std::uint32_t* flag) noexcept {
   return exchange(flag, std::uint32_t{0}, std::memory_order_seq_cst) != 0;
 }
 
-// A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. EAGAIN (rung
-// meanwhile), EINTR and ETIMEDOUT all mean: look again.
-void futex_wait(std::uint32_t* word, std::uint32_t seen, std::chrono::microseconds max) noexcept {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max).count();
-  const timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  (void)::syscall(SYS_futex, word, FUTEX_WAIT, seen, &timeout, nullptr, 0);
-}
-
-void futex_wake(std::uint32_t* word) noexcept { (void)::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0); }
-
-// Sleeps on a bell the other end rings: says so in flag first, so that it rings the futex.
+// Sleeps on a bell the other end rings: says so in flag first, so that it wakes the sleeper.
 void sleep_on(std::uint32_t* bell, std::uint32_t* flag, std::uint32_t seen, std::chrono::microseconds max) noexcept {
   store(flag, std::uint32_t{1}, std::memory_order_seq_cst);
-  futex_wait(bell, seen, max);
+  doorbell_wait(bell, seen, max);
   store(flag, std::uint32_t{0}, std::memory_order_relaxed);
 }
 
@@ -114,11 +100,11 @@ byte_ring::byte_ring(char* header, char* data, std::size_t capacity, wake_up how
 }
 
 void byte_ring::ring(const line& moved, std::uint32_t* waiter_flag) noexcept {
-  if (wake_up_ != wake_up::futex) return;
+  if (wake_up_ != wake_up::doorbell) return;
   // The move, then the bell, then the look at the flag; a sleeper does the converse (raises
   // its flag, then the kernel compares the bell with what it read before it looked).
   fetch_add(moved.bell, std::uint32_t{1}, std::memory_order_seq_cst);
-  if (take_flag(waiter_flag)) futex_wake(moved.bell);
+  if (take_flag(waiter_flag)) doorbell_wake(moved.bell);
 }
 
 std::size_t byte_ring::write(std::span<const iovec> bytes) {
@@ -259,7 +245,7 @@ ring_region ring_region::create(const char* name, std::size_t count, std::size_t
   if (count == 0 || count > most_rings) throw std::invalid_argument("a shared-memory region holds 1 to 31 rings");
   const std::size_t size = header_size + count * capacity;
   std::error_code ec;
-  unique_fd created = create_memfd(name, size, sealing::size, ec);
+  unique_fd created = create_shared_file(name, size, sealing::size, ec);
   if (ec) throw error(ec, "cannot create shared memory of " + size_text(size) + " for " + name);
   // Populated at once: one call allocates the pages that would otherwise fault in one by one.
   auto region = map_shared(created.get(), size, populate::yes, ec);
@@ -274,7 +260,7 @@ ring_region ring_region::create(const char* name, std::size_t count, std::size_t
 }
 
 std::optional<ring_region> ring_region::open(const unique_fd& fd, std::size_t count, std::string& why) {
-  const auto size = sealed_size(fd.get(), why);
+  const auto size = mappable_size(fd.get(), why);
   if (!size) return std::nullopt;
   if (*size < header_size) {
     why = "it is too small (" + size_text(*size) + ")";
