@@ -11,11 +11,20 @@ and the interquartile ranges.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
 
 DEFAULT_SHAPES = ["binary 200 1048576", "binary 40 16777216", "binary 12 67108864"]
+
+
+def uninstalled_env(binary):
+    """The environment a build's uninstalled program runs in: its library finds its spawn helper
+    (on the posix backend every child starts through it) in the build's lib/."""
+    env = dict(os.environ)
+    env["FORKIPC_LIBEXECDIR"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))), "lib")
+    return env
 
 
 def main():
@@ -34,7 +43,7 @@ def main():
         for shape in shapes:
             for name in ("old", "new") if r % 2 == 0 else ("new", "old"):
                 out = subprocess.run([builds[name]] + shape, capture_output=True, text=True, timeout=300,
-                                     check=True).stdout
+                                     check=True, env=uninstalled_env(builds[name])).stdout
                 for line in out.splitlines():
                     if line.startswith("{"):
                         record = json.loads(line)

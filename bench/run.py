@@ -54,6 +54,8 @@ def main():
                         help="another program printing {shape, value, unit} lines, run once, its rows added")
     args = parser.parse_args()
 
+    # The build runs uninstalled: its library finds its spawn helper in the build's lib/.
+    os.environ.setdefault("FORKIPC_LIBEXECDIR", os.path.join(os.path.abspath(args.build), "lib"))
     repeats = 1 if args.quick else 3
     scale = 10 if args.quick else 1
     peers = {

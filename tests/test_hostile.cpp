@@ -140,13 +140,11 @@ class raw_parent {
   // Closes the channel; returns the child's exit status as describe_end writes it.
   std::string end() {
     ::close(std::exchange(socket_, -1));
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    pollfd p{pidfd, POLLIN, 0};
-    const bool ended = ::poll(&p, 1, 30'000) == 1;
-    ::close(pidfd);
-    REQUIRE_MESSAGE(ended, "the child did not end after its channel closed");
     int status = 0;
-    ::waitpid(std::exchange(pid_, -1), &status, 0);
+    const bool ended = test::eventually("the child ended after its channel closed",
+                                        [&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; });
+    REQUIRE(ended);
+    pid_ = -1;
     return WIFEXITED(status) ? test::describe_end(WEXITSTATUS(status), std::nullopt)
                              : test::describe_end(std::nullopt, WTERMSIG(status));
   }

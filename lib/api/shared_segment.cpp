@@ -134,7 +134,7 @@ shared_segment shared_segment::try_open(handle h, std::error_code& ec, std::stri
   segment_header header;
   std::memcpy(&header, base, sizeof header);
   if (std::memcmp(header.magic, segment_magic, sizeof header.magic) != 0) {
-    ec = invalid(why, "it does not start with forkipc's segment header (a memfd of something else?)");
+    ec = invalid(why, "it does not start with forkipc's segment header (shared memory of something else?)");
     return {};
   }
   if (header.version != segment_version) {
@@ -150,7 +150,7 @@ shared_segment shared_segment::try_open(handle h, std::error_code& ec, std::stri
   }
   if (header.header_size != header_size || header.size != *file_size - header_size) {
     ec = invalid(why, "its header says it holds " + std::to_string(header.header_size) + " + " +
-                          std::to_string(header.size) + " bytes, but the memfd holds " +
+                          std::to_string(header.size) + " bytes, but its file holds " +
                           std::to_string(*file_size));
     return {};
   }

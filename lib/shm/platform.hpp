@@ -37,8 +37,9 @@ enum class sealing {
 
 /// A new file of shared memory of size bytes (zeroed; pages are allocated as they are first
 /// touched), close-on-exec, that no other process can open: it reaches one only as a passed
-/// descriptor. name shows only in /proc/PID/fd and /proc/PID/maps on Linux
-/// ("/memfd:NAME (deleted)"). On failure returns an empty descriptor with ec set to the system's
+/// descriptor. name shows only in /proc/PID/fd and /proc/PID/maps on Linux: "/memfd:NAME
+/// (deleted)"; on the posix backend "/dev/shm/fipc-NAME-RANDOM (deleted)", NAME without its
+/// "forkipc-", cut to 8 characters. On failure returns an empty descriptor with ec set to the system's
 /// error (EMFILE, ENOMEM, EFBIG for a size beyond what the file system takes, ...).
 unique_fd create_shared_file(const char* name, std::size_t size, sealing seal, std::error_code& ec) noexcept;
 

@@ -14,6 +14,8 @@
 #include <ctime>
 #include <limits>
 #include <random>
+#include <string>
+#include <string_view>
 
 namespace forkipc::detail::shm {
 namespace {
@@ -21,14 +23,17 @@ namespace {
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
 #if !defined(SHM_ANON)
-// "/fipc-" and 128 random bits in 22 letters and digits: 28 characters, within macOS's 31.
-std::string unguessable_name() {
+// "/fipc-", what the file is for (its name without "forkipc-", 8 characters at most, which
+// shows in /proc/PID/maps as the memfd's name does), "-", and 95 random bits in 16 letters and
+// digits: 31 characters at most, macOS's limit.
+std::string unguessable_name(std::string_view purpose) {
   constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  if (purpose.starts_with("forkipc-")) purpose.remove_prefix(8);
+  std::string name = "/fipc-" + std::string(purpose.substr(0, 8)) + "-";
   std::random_device random;
-  std::string name = "/fipc-";
   for (int half = 0; half < 2; ++half) {
     std::uint64_t bits = (std::uint64_t{random()} << 32) | random();
-    for (int i = 0; i < 11; ++i, bits /= 62) name += digits[bits % 62];  // 62^11 > 2^64
+    for (int i = 0; i < 8; ++i, bits /= 62) name += digits[bits % 62];  // 62^8 < 2^48 of the 64
   }
   return name;
 }
@@ -36,7 +41,7 @@ std::string unguessable_name() {
 
 // A new shared-memory object that no other process can open: shm_open's descriptors are
 // close-on-exec (POSIX says so).
-unique_fd open_anonymous(std::error_code& ec) noexcept {
+unique_fd open_anonymous([[maybe_unused]] const char* purpose, std::error_code& ec) noexcept {
 #if defined(SHM_ANON)
   unique_fd fd(::shm_open(SHM_ANON, O_RDWR | O_CREAT, 0600));  // FreeBSD: no name at all
   if (!fd) ec = last_error();
@@ -44,7 +49,7 @@ unique_fd open_anonymous(std::error_code& ec) noexcept {
 #else
   try {
     for (int attempt = 0; attempt < 8; ++attempt) {
-      const std::string name = unguessable_name();
+      const std::string name = unguessable_name(purpose);
       unique_fd fd(::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
       if (!fd && errno == EEXIST) continue;  // 2^-128; but never open someone else's
       if (!fd) {
@@ -73,13 +78,13 @@ const char* not_shared_memory(mode_t mode) noexcept {
 
 }  // namespace
 
-unique_fd create_shared_file(const char*, std::size_t size, sealing, std::error_code& ec) noexcept {
+unique_fd create_shared_file(const char* name, std::size_t size, sealing, std::error_code& ec) noexcept {
   ec.clear();
   if (size > static_cast<std::size_t>(std::numeric_limits<off_t>::max())) {
     ec = std::make_error_code(std::errc::file_too_large);
     return {};
   }
-  unique_fd fd = open_anonymous(ec);
+  unique_fd fd = open_anonymous(name, ec);
   if (!fd) return {};
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     ec = last_error();
