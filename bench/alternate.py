@@ -13,6 +13,7 @@ and the interquartile ranges.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -23,6 +24,14 @@ ALL_SHAPES = ["cpu0: roundtrip 20000", "roundtrip 20000 --split", "stream 100000
               "stream-binary 1000000", "binary 200 1048576 --inline"] + DEFAULT_SHAPES + [
               "cpu0: roundtrip 20000 --shm", "roundtrip 20000 --split --shm", "roundtrip 20000 --split --shm --bytes",
               "stream-bytes 3000000", "stream-bytes 5000000 --shm", "idle 5 --shm", "idle 5"]
+
+
+def uninstalled_env(binary):
+    """The environment a build's uninstalled program runs in: its library finds its spawn helper
+    (on the posix backend every child starts through it) in the build's lib/."""
+    env = dict(os.environ)
+    env["FORKIPC_LIBEXECDIR"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))), "lib")
+    return env
 
 
 def main():
@@ -44,7 +53,7 @@ def main():
         for prefix, shape in shapes:
             for name in ("old", "new") if r % 2 == 0 else ("new", "old"):
                 out = subprocess.run(prefix + [builds[name]] + shape, capture_output=True, text=True, timeout=300,
-                                     check=True).stdout
+                                     check=True, env=uninstalled_env(builds[name])).stdout
                 for line in out.splitlines():
                     if line.startswith("{"):
                         record = json.loads(line)

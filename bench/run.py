@@ -56,6 +56,8 @@ def main():
                         help="run only the shapes whose arguments contain this word (repeatable)")
     args = parser.parse_args()
 
+    # The build runs uninstalled: its library finds its spawn helper in the build's lib/.
+    os.environ.setdefault("FORKIPC_LIBEXECDIR", os.path.join(os.path.abspath(args.build), "lib"))
     repeats = 1 if args.quick else 3
     scale = 10 if args.quick else 1
     peers = {

@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
-exec build/examples/sum_server/sum_server "$@"
+# Uninstalled, the library finds its spawn helper in the build (the posix backend needs it).
+FORKIPC_LIBEXECDIR=$PWD/build/lib exec build/examples/sum_server/sum_server "$@"

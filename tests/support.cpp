@@ -94,6 +94,13 @@ json node_parent_report(const std::string& script, std::vector<std::string> args
 }
 
 
+bool is_forkipc_shared_memory(std::string_view path, std::string_view name) {
+  if (linux_backend) return path.find("/memfd:" + std::string(name) + " (deleted)") != std::string_view::npos;
+  if (name.starts_with("forkipc-")) name.remove_prefix(8);
+  const std::string unlinked = "/dev/shm/fipc-" + std::string(name.substr(0, 8)) + "-";
+  return path.find(unlinked) != std::string_view::npos && path.find("(deleted)") != std::string_view::npos;
+}
+
 std::string helper(std::string_view name) { return FORKIPC_TEST_HELPERS "/" + std::string(name); }
 
 std::string script(std::string_view name) { return FORKIPC_TEST_SCRIPTS "/" + std::string(name); }

@@ -17,6 +17,18 @@ namespace test {
 
 using namespace std::chrono_literals;
 
+/// The backend this build uses (Meson's platform option): "linux" (pidfds, sealed memfds,
+/// kill_on_parent_exit) or "posix" (POSIX calls only). The suites run on both: where the two
+/// differ on purpose, a test checks each one's own promise.
+inline constexpr std::string_view platform = FORKIPC_PLATFORM;
+inline constexpr bool linux_backend = platform == "linux";
+
+/// Whether path (where a /proc/PID/fd link leads, or a line of /proc/PID/maps) is shared memory
+/// forkipc made under name ("forkipc-segment", "forkipc-ring", "forkipc-channel"): a memfd of
+/// that name on the linux backend; on the posix one, which cannot give it a lasting name, an
+/// unlinked shm_open object whose name says what it was for ("/dev/shm/fipc-segment-... (deleted)").
+bool is_forkipc_shared_memory(std::string_view path, std::string_view name);
+
 /// The transport this run of a suite uses: tests/meson.build runs the suites that start forkipc
 /// children a second time with FORKIPC_TEST_TRANSPORT=shared_memory.
 forkipc::transport transport_under_test();

@@ -43,12 +43,12 @@ std::vector<std::string> shm_entries() {
   return names;
 }
 
-// How many mappings of large-value rings (memfds named forkipc-ring) process pid has.
+// How many mappings of large-value rings (shared memory named forkipc-ring) process pid has.
 std::size_t mapped_rings(pid_t pid) {
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   std::size_t n = 0;
   for (std::string line; std::getline(maps, line);)
-    if (line.find("/memfd:forkipc-ring") != std::string::npos) ++n;
+    if (test::is_forkipc_shared_memory(line, "forkipc-ring")) ++n;
   return n;
 }
 
@@ -241,7 +241,7 @@ TEST_CASE("binary: nothing of forkipc's is ever in /dev/shm, while its shared me
   recorder seen(*child);
   child->send(json{{"big", bytes_of(8u << 20, 7)}});
   test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
-  REQUIRE(mapped_rings(::getpid()) > 0);  // shared memory is in use now: memfds, with no name
+  REQUIRE(mapped_rings(::getpid()) > 0);  // shared memory is in use now, with no name
   CHECK(shm_entries() == before);
   child->kill(SIGKILL);
   test::run_to_end(io);

@@ -2,12 +2,14 @@
 #include "support.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -374,6 +376,39 @@ TEST_CASE("the child inherits exactly fds 0-3, and gets the channel variables") 
   CHECK(report["env_after_take"]["NODE_CHANNEL_FD"] == false);  // taken, then removed
   child->disconnect();
   test::run_to_end(io);
+}
+
+TEST_CASE("the exit watch: a pidfd on the linux backend, SIGCHLD on the posix one and where pidfd_open answers ENOSYS") {
+  // tests/meson.build runs this suite under a seccomp filter that makes pidfd_open fail with
+  // ENOSYS, as on Linux before 5.3, and says so in FORKIPC_TEST_WITHOUT_PIDFD.
+  const bool pidfd_expected = test::linux_backend && std::getenv("FORKIPC_TEST_WITHOUT_PIDFD") == nullptr;
+  const auto pidfds = [] {
+    int n = 0;
+    for (const int fd : test::open_fds()) {
+      std::error_code ec;
+      if (std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec) == "anon_inode:[pidfd]") ++n;
+    }
+    return n;
+  };
+  const auto sigchld_handled = [] {
+    struct sigaction current {};
+    ::sigaction(SIGCHLD, nullptr, &current);
+    return current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+  };
+  boost::asio::io_context io;
+  {
+    auto child = test::fork(io, helper("echo_async"));
+    recorder seen(*child);
+    CHECK(pidfds() == (pidfd_expected ? 1 : 0));
+    CHECK(sigchld_handled() == !pidfd_expected);  // Asio's handler, while a child is watched so
+    child->send("one");
+    test::run_until(io, [&] { return seen.messages.size() == 1; });
+    child->kill(SIGTERM);
+    test::run_to_end(io);
+    CHECK(seen.events == std::vector<std::string>{"spawn", "message", "disconnect", "exit SIG15", "close SIG15"});
+  }
+  CHECK(pidfds() == 0);  // the child_process held it until it went
+  CHECK(test::child_pids().empty());
 }
 
 TEST_CASE("args, cwd, env, exec_path and exec_args reach the child") {

@@ -140,13 +140,11 @@ class raw_parent {
   // Closes the channel; returns the child's exit status as describe_end writes it.
   std::string end() {
     ::close(std::exchange(socket_, -1));
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    pollfd p{pidfd, POLLIN, 0};
-    const bool ended = ::poll(&p, 1, 30'000) == 1;
-    ::close(pidfd);
-    REQUIRE_MESSAGE(ended, "the child did not end after its channel closed");
     int status = 0;
-    ::waitpid(std::exchange(pid_, -1), &status, 0);
+    const bool ended = test::eventually("the child ended after its channel closed",
+                                        [&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; });
+    REQUIRE(ended);
+    pid_ = -1;
     return WIFEXITED(status) ? test::describe_end(WEXITSTATUS(status), std::nullopt)
                              : test::describe_end(std::nullopt, WTERMSIG(status));
   }
@@ -388,7 +386,9 @@ TEST_CASE("a hostile child on shared memory: position records no message reaches
       {"records_flood", "broke the shared-memory channel"},
   };
   for (framing f : {framing::json, framing::binary}) {
-    for (const auto& [attack, complaint] : complaints) {
+    for (const auto& entry : complaints) {
+      const std::string& attack = entry.first;  // not a structured binding: lambdas below capture it
+      const std::string& complaint = entry.second;
       CAPTURE(name_of(f));
       CAPTURE(attack);
       const std::size_t baseline = own_descriptors();
@@ -415,7 +415,9 @@ TEST_CASE("a hostile child on shared memory: position records no message reaches
       child.reset();
       io.restart();
       io.poll();
-      CHECK(own_descriptors() <= baseline + 3);  // at most the io_context's own (epoll, eventfd, timerfd)
+      // At most the io_context's own: epoll, eventfd, timerfd, and where SIGCHLD watches the
+      // children (the posix backend) both ends of Asio's signal pipe.
+      CHECK(own_descriptors() <= baseline + (test::linux_backend ? 3 : 5));
     }
   }
 }

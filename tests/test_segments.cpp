@@ -1,4 +1,5 @@
-// forkipc::shared_segment: Boost.Interprocess managed memory in a sealed memfd, shared with
+// forkipc::shared_segment: Boost.Interprocess managed memory in shared memory with no name (a
+// sealed memfd on the linux backend, an unlinked shm_open object on the posix one), shared with
 // children through handles (async and sync APIs), refused when it is not forkipc's, and gone
 // with its last holder however the holders end.
 #include "support.hpp"
@@ -25,13 +26,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Where the descriptors of this process lead, for those that are memfds ("/memfd:NAME (deleted)").
-std::vector<std::string> memfd_links() {
+// Where the descriptors of this process lead, for those that are forkipc's segments.
+std::vector<std::string> segment_links() {
   std::vector<std::string> links;
   for (const int fd : test::open_fds()) {
     std::error_code ec;
     const auto target = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
-    if (!ec && target.rfind("/memfd:", 0) == 0) links.push_back(target);
+    if (!ec && test::is_forkipc_shared_memory(target, "forkipc-segment")) links.push_back(target);
   }
   return links;
 }
@@ -54,13 +55,22 @@ std::set<std::string> dev_shm_entries() {
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
-// A memfd of size bytes starting with bytes, sealed with seals (none: not sealed).
-forkipc::handle memfd_with(std::string_view bytes, std::size_t size, int seals) {
-  forkipc::handle fd(::memfd_create("not-forkipc", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+// Shared memory as the backend makes it, of size bytes starting with bytes: a memfd sealed with
+// seals (none: not sealed) on the linux backend; on the posix one, which has no seals, an
+// unlinked shm_open object.
+forkipc::handle shared_file_with(std::string_view bytes, std::size_t size, int seals) {
+  forkipc::handle fd;
+  if constexpr (test::linux_backend) {
+    fd = forkipc::handle(::memfd_create("not-forkipc", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  } else {
+    const std::string name = "/forkipc-test-" + std::to_string(::getpid());
+    fd = forkipc::handle(::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
+    ::shm_unlink(name.c_str());
+  }
   REQUIRE(fd);
   REQUIRE(::ftruncate(fd.fd(), static_cast<off_t>(size)) == 0);
   REQUIRE(::pwrite(fd.fd(), bytes.data(), std::min(bytes.size(), size), 0) == static_cast<ssize_t>(std::min(bytes.size(), size)));
-  if (seals != 0) REQUIRE(::fcntl(fd.fd(), F_ADD_SEALS, seals) == 0);
+  if (seals != 0 && test::linux_backend) REQUIRE(::fcntl(fd.fd(), F_ADD_SEALS, seals) == 0);
   return fd;
 }
 
@@ -126,7 +136,7 @@ struct family {
 
 }  // namespace
 
-TEST_CASE("create: managed memory of the size asked, in a sealed memfd; open() sees the same objects") {
+TEST_CASE("create: managed memory of the size asked, in shared memory with no name; open() sees the same objects") {
   auto segment = shared_segment::create(1 << 20);
   REQUIRE(segment);
   CHECK(segment.size() == 1 << 20);
@@ -139,13 +149,16 @@ TEST_CASE("create: managed memory of the size asked, in a sealed memfd; open() s
   forkipc::handle shared = segment.share();
   REQUIRE(shared);
   CHECK((::fcntl(shared.fd(), F_GETFD) & FD_CLOEXEC) != 0);
-  const int seals = ::fcntl(shared.fd(), F_GET_SEALS);
-  CHECK(seals == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+  if constexpr (test::linux_backend) {  // a memfd, its size sealed
+    const int seals = ::fcntl(shared.fd(), F_GET_SEALS);
+    CHECK(seals == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+  }
   struct stat status {};
   REQUIRE(::fstat(shared.fd(), &status) == 0);
   CHECK(status.st_size == static_cast<off_t>(shared_segment::header_size + (1 << 20)));
-  CHECK(std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(shared.fd())).string() ==
-        "/memfd:forkipc-segment (deleted)");
+  // No name: a memfd has none, the posix backend's shm_open object was unlinked at once.
+  const std::string link = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(shared.fd())).string();
+  CHECK_MESSAGE(test::is_forkipc_shared_memory(link, "forkipc-segment"), link);
 
   // A second mapping, as another process would have: another address, the same objects
   // (Boost.Interprocess's containers hold offset pointers).
@@ -208,52 +221,61 @@ TEST_CASE("open: descriptors that are not forkipc segments get a clear error eac
     int ends[2];
     REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
     forkipc::handle write_end(ends[1]);
-    check_refused(forkipc::handle(ends[0]), not_segment, "it is not a memfd");
+    check_refused(forkipc::handle(ends[0]), not_segment, test::linux_backend ? "it is not a memfd" : "it is a pipe");
   }
   {
     int ends[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
     forkipc::handle other_end(ends[1]);
-    check_refused(forkipc::handle(ends[0]), not_segment, "it is not a memfd");
+    check_refused(forkipc::handle(ends[0]), not_segment, test::linux_backend ? "it is not a memfd" : "it is a socket");
   }
-  check_refused(forkipc::handle(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC)), not_segment, "it is not a memfd");
-  // A tmpfs file with no name (so none left in /dev/shm): tmpfs answers F_GET_SEALS, but such a
-  // file cannot be sealed.
-  check_refused(forkipc::handle(::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)), not_segment,
-                "it is not sealed against shrinking and growing");
-  // A memfd with forkipc's header, of the right size, but whose owner could still truncate it.
-  check_refused(memfd_with(header, full_size, 0), not_segment, "it is not sealed against shrinking and growing");
-  check_refused(memfd_with(header, full_size, F_SEAL_SHRINK), not_segment,
-                "it is not sealed against shrinking and growing");
+  if constexpr (test::linux_backend) {
+    check_refused(forkipc::handle(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC)), not_segment, "it is not a memfd");
+    // A tmpfs file with no name (so none left in /dev/shm): tmpfs answers F_GET_SEALS, but such
+    // a file cannot be sealed.
+    check_refused(forkipc::handle(::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)), not_segment,
+                  "it is not sealed against shrinking and growing");
+    // A memfd with forkipc's header, of the right size, but whose owner could still truncate it.
+    check_refused(shared_file_with(header, full_size, 0), not_segment, "it is not sealed against shrinking and growing");
+    check_refused(shared_file_with(header, full_size, F_SEAL_SHRINK), not_segment,
+                  "it is not sealed against shrinking and growing");
+  } else {
+    // Any file that can be mapped is taken as far as its header: a program (read-only) cannot
+    // be mapped for writing.
+    check_refused(forkipc::handle(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC)), std::errc::permission_denied,
+                  "cannot map it");
+  }
   // Smaller than the header claims, and smaller than a header.
-  check_refused(memfd_with(header, 4096, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
-                "its header says it holds 64 + 65536 bytes, but the memfd holds 4096");
-  check_refused(memfd_with(header, full_size + 4096, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
-                "but the memfd holds " + std::to_string(full_size + 4096));
-  check_refused(memfd_with(header, 10, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+  check_refused(shared_file_with(header, 4096, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+                "its header says it holds 64 + 65536 bytes, but its file holds 4096");
+  check_refused(shared_file_with(header, full_size + 4096, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+                "but its file holds " + std::to_string(full_size + 4096));
+  check_refused(shared_file_with(header, 10, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
                 "it holds 10 bytes, fewer than forkipc's 64-byte segment header");
   // Someone else's memfd, sealed as forkipc's are.
-  check_refused(memfd_with(std::string(4096, 'x'), 1 << 20, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), not_segment,
+  check_refused(shared_file_with(std::string(4096, 'x'), 1 << 20, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), not_segment,
                 "it does not start with forkipc's segment header");
-  check_refused(memfd_with("", 1 << 20, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+  check_refused(shared_file_with("", 1 << 20, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
                 "it does not start with forkipc's segment header");
   // forkipc's header, but of another version, or from a build with another Boost.
   std::string other_version = header;
   other_version[16] = 99;
-  check_refused(memfd_with(other_version, full_size, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+  check_refused(shared_file_with(other_version, full_size, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
                 "its header is of version 99, and this forkipc reads version 1");
   std::string other_boost = header;
   other_boost[20] ^= 1;
-  check_refused(memfd_with(other_boost, full_size, F_SEAL_SHRINK | F_SEAL_GROW), not_segment, "it was made with Boost");
+  check_refused(shared_file_with(other_boost, full_size, F_SEAL_SHRINK | F_SEAL_GROW), not_segment, "it was made with Boost");
   // A header that claims less managed memory than a managed_external_buffer needs.
   std::string tiny = header;
   const std::uint64_t tiny_size = 8;
   std::memcpy(tiny.data() + 32, &tiny_size, sizeof tiny_size);
-  check_refused(memfd_with(tiny, shared_segment::header_size + 8, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
+  check_refused(shared_file_with(tiny, shared_segment::header_size + 8, F_SEAL_SHRINK | F_SEAL_GROW), not_segment,
                 "its managed memory of 8 bytes is too small");
   // Sealed against writing: it cannot be mapped for writing.
-  check_refused(memfd_with(header, full_size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
-                std::errc::operation_not_permitted, "cannot map it");
+  if constexpr (test::linux_backend) {
+    check_refused(shared_file_with(header, full_size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+                  std::errc::operation_not_permitted, "cannot map it");
+  }
 
   CHECK(test::open_fds().size() == baseline);
 }
@@ -351,7 +373,7 @@ TEST_CASE("sync::parent::receive() closes a handle that came with a message") {
 TEST_CASE("a child SIGKILLed while it holds the segment and mutexes in it: the parent goes on, and nothing stays after the last holder") {
   const auto shm_before = dev_shm_entries();
   const std::size_t fds_before = test::open_fds().size();
-  CHECK(memfd_links().empty());
+  CHECK(segment_links().empty());
   {
     auto segment = shared_segment::create(1 << 20);
     auto& memory = segment.memory();
@@ -366,10 +388,11 @@ TEST_CASE("a child SIGKILLed while it holds the segment and mutexes in it: the p
     test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); });
     REQUIRE(seen.messages.size() == 1);
     REQUIRE(seen.messages[0].value("holding", false));
-    // The child maps the memfd itself: nothing of /dev/shm.
+    // The child maps the segment's shared memory itself, with no name: nothing in /dev/shm.
     const json& maps = seen.messages[0]["maps"];
     CHECK(maps.size() >= 1);
-    for (const json& line : maps) CHECK_MESSAGE(contains(line.get<std::string>(), "/memfd:forkipc-segment (deleted)"), line);
+    for (const json& line : maps)
+      CHECK_MESSAGE(test::is_forkipc_shared_memory(line.get<std::string>(), "forkipc-segment"), line);
     CHECK(holders->load() == 1);
     CHECK(robust->try_lock() == std::nullopt);  // held by the live child
 
@@ -399,7 +422,7 @@ TEST_CASE("a child SIGKILLed while it holds the segment and mutexes in it: the p
     CHECK_FALSE(shared_mappings().empty());  // the segment, still mapped here
   }
   // The last holder let go: no descriptor, no mapping of it stays, and nothing is in /dev/shm.
-  CHECK(memfd_links().empty());
+  CHECK(segment_links().empty());
   CHECK(shared_mappings().empty());
   CHECK(test::open_fds().size() == fds_before);
   for (const auto& name : dev_shm_entries())

@@ -18,6 +18,7 @@
 
 #include "shm/byte_ring.hpp"
 #include "shm/mapping.hpp"
+#include "shm/platform.hpp"
 
 using forkipc::detail::unique_fd;
 using forkipc::detail::shm::byte_ring;
@@ -143,7 +144,7 @@ TEST_CASE("byte_ring: positions the peer could not have published are refused, n
 }
 
 TEST_CASE("byte_ring by position: copies cross the end; release never moves back; the note is the producer's") {
-  region_pair rings(wake_up::futex);
+  region_pair rings(wake_up::doorbell);
   const std::string bytes = pattern(1000, 'p');
   const std::span<const std::uint8_t> view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   rings.out.copy_in(capacity - 300, view);  // 300 bytes at the end, 700 at the start
@@ -159,8 +160,8 @@ TEST_CASE("byte_ring by position: copies cross the end; release never moves back
   CHECK(rings.in.note() == 42);
 }
 
-TEST_CASE("byte_ring with a futex: a sleeper wakes at the move, not at its timeout") {
-  region_pair rings(wake_up::futex);
+TEST_CASE("byte_ring with its doorbell: a sleeper wakes at the move, not at its timeout") {
+  region_pair rings(wake_up::doorbell);
   const std::uint32_t seen = rings.in.producer_bell();
   const auto start = std::chrono::steady_clock::now();
   std::thread producer([&] {
@@ -180,16 +181,17 @@ TEST_CASE("ring_region: what open() refuses") {
     CHECK_FALSE(ring_region::open(fd, 1, why));
     CHECK(why.find("2 rings") != std::string::npos);
   }
-  SUBCASE("a file that is not a sealed memfd") {
+  SUBCASE("a file that is not shared memory of the backend's (not a sealed memfd on Linux)") {
     unique_fd file(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     REQUIRE(::ftruncate(file.get(), 8192) == 0);
     CHECK_FALSE(ring_region::open(file, 1, why));
     CHECK_FALSE(why.empty());
   }
-  SUBCASE("a sealed memfd without forkipc's mark") {
-    unique_fd fd(::memfd_create("other", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    REQUIRE(::ftruncate(fd.get(), ring_region::header_size + capacity) == 0);
-    REQUIRE(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+  SUBCASE("shared memory as forkipc makes it (a sealed memfd on Linux), without forkipc's mark") {
+    std::error_code ec;
+    unique_fd fd = forkipc::detail::shm::create_shared_file("other", ring_region::header_size + capacity,
+                                                           forkipc::detail::shm::sealing::size, ec);
+    REQUIRE(fd);
     CHECK_FALSE(ring_region::open(fd, 1, why));
     CHECK(why.find("not one of forkipc's") != std::string::npos);
   }

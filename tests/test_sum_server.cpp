@@ -169,7 +169,9 @@ TEST_CASE("?n= sums 0..n-1 for 0 <= n <= 10^9; anything else is a 400 that says 
   const std::vector<std::pair<std::string, std::string>> sums{
       {"0", "sumRes is 0"}, {"1", "sumRes is 0"}, {"2", "sumRes is 1"}, {"100000", default_answer},
       {"0100", "sumRes is 4950"}, {"1000000000", "sumRes is 499999999500000000"}};
-  for (const auto& [n, expected] : sums) {
+  for (const auto& sum : sums) {
+    const std::string& n = sum.first;  // not a structured binding: CAPTURE's lambda captures it
+    const std::string& expected = sum.second;
     CAPTURE(n);
     const reply r = c.get("/sum?n=" + n);
     CHECK(r.status == 200);

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 
 using forkipc::json;
@@ -43,9 +45,30 @@ bool running(pid_t pid) {
   return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
 }
 
+// zygote_worker children with the same options, spawned or, where the backend has zygotes,
+// forked by one.
+class children_of {
+ public:
+  children_of(boost::asio::io_context& io, std::vector<std::string> args, forkipc::fork_options options)
+      : io_(io), args_(std::move(args)), options_(std::move(options)) {
+    if (test::linux_backend) zygote_.emplace(io, helper("zygote_worker"), args_, options_);
+  }
+  std::vector<bool> kinds() const { return zygote_ ? std::vector<bool>{false, true} : std::vector<bool>{false}; }
+  std::shared_ptr<forkipc::child_process> start(bool from_zygote) {
+    return from_zygote ? zygote_->fork() : forkipc::fork(io_, helper("zygote_worker"), args_, options_);
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::vector<std::string> args_;
+  forkipc::fork_options options_;
+  std::optional<forkipc::zygote> zygote_;
+};
+
 }  // namespace
 
-TEST_CASE("zygote: each child returns from the first call with its own channel; the start-up ran once") {
+TEST_CASE("zygote: each child returns from the first call with its own channel; the start-up ran once" *
+          doctest::skip(!test::linux_backend)) {
   for (const std::string entry : {"sync", "async"}) {
     CAPTURE(entry);
     startups_file startups;
@@ -69,7 +92,8 @@ TEST_CASE("zygote: each child returns from the first call with its own channel; 
   }
 }
 
-TEST_CASE("zygote: children end as spawned ones do, each event exactly once") {
+TEST_CASE("zygote: children end as spawned ones do, each event exactly once" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   boost::asio::io_context io;
   forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({.timeout = 2s}));
@@ -92,7 +116,8 @@ TEST_CASE("zygote: children end as spawned ones do, each event exactly once") {
         std::vector<std::string>{"spawn", "disconnect", "exit SIG15", "close SIG15"});
 }
 
-TEST_CASE("zygote: hundreds of children leave no descriptor and no zombie") {
+TEST_CASE("zygote: hundreds of children leave no descriptor and no zombie" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   boost::asio::io_context io;
   forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
@@ -108,7 +133,8 @@ TEST_CASE("zygote: hundreds of children leave no descriptor and no zombie") {
   CHECK(test::child_pids() == std::vector<int>{zygote.pid()});  // the zygote only
 }
 
-TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() from returning; its children go on") {
+TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() from returning; its children go on" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   boost::asio::io_context io;
   std::shared_ptr<forkipc::child_process> child;
@@ -128,7 +154,8 @@ TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() fr
   CHECK(seen.lifecycle().back() == "close 0");
 }
 
-TEST_CASE("zygote: a SIGKILLed owner takes its zygote along") {
+TEST_CASE("zygote: a SIGKILLed owner takes its zygote along" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   test::sync_child owner(helper("zygote_owner"), {helper("zygote_worker"), startups.path, "sync"});
   const auto pids = owner.receive(30s);
@@ -142,7 +169,8 @@ TEST_CASE("zygote: a SIGKILLed owner takes its zygote along") {
   CHECK(test::eventually("the zygote's child ended", [&] { return !running(child_pid); }));
 }
 
-TEST_CASE("zygote: a program with more than one thread at its first call is refused clearly") {
+TEST_CASE("zygote: a program with more than one thread at its first call is refused clearly" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   boost::asio::io_context io;
   forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "thread"});
@@ -155,7 +183,8 @@ TEST_CASE("zygote: a program with more than one thread at its first call is refu
   }
 }
 
-TEST_CASE("zygote: siblings share what the start-up initialised, a random generator's state too") {
+TEST_CASE("zygote: siblings share what the start-up initialised, a random generator's state too" *
+          doctest::skip(!test::linux_backend)) {
   startups_file startups;
   boost::asio::io_context io;
   forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
@@ -178,10 +207,10 @@ TEST_CASE("limits: a child held to 256 MiB cannot allocate 1 GiB, allocates 16 M
   const forkipc::fork_options limited{.limits = {.memory_bytes = std::size_t{256} << 20}};
   startups_file startups;
   boost::asio::io_context io;
-  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, limited);
-  for (const bool from_zygote : {false, true}) {
+  children_of both(io, {startups.path, "sync"}, limited);
+  for (const bool from_zygote : both.kinds()) {
     CAPTURE(from_zygote);
-    auto child = from_zygote ? zygote.fork() : forkipc::fork(io, helper("zygote_worker"), {startups.path, "sync"}, limited);
+    auto child = both.start(from_zygote);
     recorder seen(*child);
     CHECK(ask(io, *child, seen, {{"op", "alloc"}, {"mib", 16}}) == "ok");
     CHECK(ask(io, *child, seen, {{"op", "alloc"}, {"mib", 1024}}) == "bad_alloc");
@@ -192,18 +221,39 @@ TEST_CASE("limits: a child held to 256 MiB cannot allocate 1 GiB, allocates 16 M
 }
 
 TEST_CASE("limits: open files, processor time and no_new_privileges are set before the program runs") {
-  const forkipc::fork_options options{
-      .limits = {.cpu_time = std::chrono::seconds(600), .open_files = 64}, .no_new_privileges = true};
+  // no_new_privileges is Linux's: the posix backend refuses it (below).
+  const forkipc::fork_options options{.limits = {.cpu_time = std::chrono::seconds(600), .open_files = 64},
+                                      .no_new_privileges = test::linux_backend};
   startups_file startups;
   boost::asio::io_context io;
-  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, options);
-  for (const bool from_zygote : {false, true}) {
+  children_of both(io, {startups.path, "sync"}, options);
+  for (const bool from_zygote : both.kinds()) {
     CAPTURE(from_zygote);
-    auto child = from_zygote ? zygote.fork() : forkipc::fork(io, helper("zygote_worker"), {startups.path, "sync"}, options);
+    auto child = both.start(from_zygote);
     recorder seen(*child);
-    CHECK(ask(io, *child, seen, {{"op", "limits"}}) == json{{"nofile", 64}, {"cpu", 600}, {"nnp", 1}});
+    CHECK(ask(io, *child, seen, {{"op", "limits"}}) ==
+          json{{"nofile", 64}, {"cpu", 600}, {"nnp", test::linux_backend ? 1 : 0}});
     child->disconnect();
     REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
   }
   // The zygote itself is not held to its children's limits: its start-up may need more.
+}
+
+TEST_CASE("the posix backend refuses zygotes and no_new_privileges clearly, before anything starts" *
+          doctest::skip(test::linux_backend)) {
+  boost::asio::io_context io;
+  const auto refused = [](const std::function<void()>& start, const std::string& names) {
+    try {
+      start();
+      FAIL("started");
+    } catch (const forkipc::error& e) {
+      CHECK(e.code() == std::errc::not_supported);
+      CHECK_MESSAGE(std::string(e.what()).find(names) != std::string::npos, e.what());
+    }
+  };
+  refused([&] { forkipc::zygote zygote(io, helper("zygote_worker"), {"/dev/null", "sync"}); }, "zygote");
+  refused([&] { forkipc::fork(io, helper("zygote_worker"), {"/dev/null", "sync"}, {.no_new_privileges = true}); },
+          "no_new_privileges");
+  refused([&] { forkipc::sync::child child(helper("zygote_worker"), {"/dev/null", "sync"}, {.no_new_privileges = true}); },
+          "no_new_privileges");
 }

@@ -491,10 +491,10 @@ int main(int argc, char** argv) {
     if (!ec) stop_all();
   });
   std::cout << "server running at port " << shares.front()->port() << std::endl;
-  std::vector<std::jthread> others;
+  std::vector<std::thread> others;  // not jthread: libc++ before 18 has none
   for (std::size_t i = 1; i < shares.size(); ++i) others.emplace_back([&, i] { run(*shares[i]); });
   run(*shares.front());
-  others.clear();  // joins
+  for (std::thread& other : others) other.join();
   if (failure) {
     std::cerr << "sum_server: " << *failure << "\n";
     return 1;

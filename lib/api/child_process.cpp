@@ -2,7 +2,6 @@
 
 #include <optional>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -11,6 +10,7 @@
 #include "api/endpoint_core.hpp"
 #include "channel/channel.hpp"
 #include "process/child_policy.hpp"
+#include "process/exit_watch.hpp"
 #include "process/output_pipe.hpp"
 #include "process/process.hpp"
 #include "process/spawn.hpp"
@@ -30,7 +30,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
         lifetime_(self.weak_from_this()),
         process_(std::move(spawned.child)),
         channel_(io, std::move(spawned.channel), detail::settings_of(options), *this, lifetime_),
-        exit_watch_(io, process_.pidfd()),
+        exit_watch_(io, process_),
         policy_(options),
         timeout_timer_(io) {
     if (spawned.stdout_pipe) {
@@ -44,8 +44,6 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   }
 
   ~impl() {
-    // The asio descriptor only watches the pidfd: process_ owns it.
-    exit_watch_.release();
     if (process_.reaped()) return;
     // The io_context went away with the child still running.
     channel_.abandon();
@@ -61,7 +59,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     }
     // Node emits "spawn" on the next tick; so do we, and only then start reading, so that every
     // listener added after fork() returns sees "spawn" first and every message after it.
-    boost::asio::post(exit_watch_.get_executor(), [this, life = lifetime_.lock()] {
+    boost::asio::post(timeout_timer_.get_executor(), [this, life = lifetime_.lock()] {
       self_.events_.emit<events::spawn>();
       channel_.start();
       if (stdout_) stdout_->start();
@@ -79,7 +77,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
       return true;
     }
     if (ec != std::errc::no_such_process) {  // ESRCH: it has ended already, nothing to report
-      boost::asio::post(exit_watch_.get_executor(), [this, life = lifetime_.lock(), ec, signal] {
+      boost::asio::post(timeout_timer_.get_executor(), [this, life = lifetime_.lock(), ec, signal] {
         report(error(ec, "cannot send signal " + std::to_string(signal) + " to child " +
                              std::to_string(process_.pid())));
       });
@@ -105,13 +103,12 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     finish_if_done();
   }
 
+  // Asks first, then waits for a hint (exit_watch.hpp): an exit before the first wait is seen.
   void watch_exit() {
-    exit_watch_.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                           [this, life = lifetime_.lock()](boost::system::error_code ec) {
-                             if (ec) return;
-                             if (!process_.try_reap()) return watch_exit();
-                             on_exit();
-                           });
+    if (process_.try_reap()) return on_exit();
+    exit_watch_.async_wait([this, life = lifetime_.lock()](boost::system::error_code ec) {
+      if (!ec) watch_exit();
+    });
   }
 
   void on_exit() {
@@ -137,7 +134,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   std::weak_ptr<void> lifetime_;
   detail::process process_;
   detail::channel channel_;
-  boost::asio::posix::stream_descriptor exit_watch_;
+  detail::exit_watch exit_watch_;
   std::optional<detail::output_pipe> stdout_, stderr_;
   detail::child_policy policy_;
   boost::asio::steady_timer timeout_timer_;

@@ -15,7 +15,7 @@
 
 #include "size_text.hpp"
 #include "shm/mapping.hpp"
-#include "shm/memfd.hpp"
+#include "shm/platform.hpp"
 
 namespace forkipc {
 namespace {
@@ -66,10 +66,10 @@ shared_segment shared_segment::try_create(std::size_t size, std::error_code& ec,
     why = "more than a file can hold";
     return {};
   }
-  detail::unique_fd fd = detail::shm::create_memfd("forkipc-segment", header_size + size,
-                                                   detail::shm::sealing::size, ec);
+  detail::unique_fd fd = detail::shm::create_shared_file("forkipc-segment", header_size + size,
+                                                         detail::shm::sealing::size, ec);
   if (ec) {
-    why = "cannot create its memfd";
+    why = "cannot create its shared memory";
     return {};
   }
   auto region = detail::shm::map_shared(fd.get(), header_size + size, detail::shm::populate::no, ec);
@@ -114,7 +114,7 @@ shared_segment shared_segment::try_open(handle h, std::error_code& ec, std::stri
     ec = invalid(why, "the handle is empty");
     return {};
   }
-  const auto file_size = detail::shm::sealed_size(h.fd(), why);
+  const auto file_size = detail::shm::mappable_size(h.fd(), why);
   if (!file_size) {
     ec = errc::invalid_segment;
     return {};
@@ -134,7 +134,7 @@ shared_segment shared_segment::try_open(handle h, std::error_code& ec, std::stri
   segment_header header;
   std::memcpy(&header, base, sizeof header);
   if (std::memcmp(header.magic, segment_magic, sizeof header.magic) != 0) {
-    ec = invalid(why, "it does not start with forkipc's segment header (a memfd of something else?)");
+    ec = invalid(why, "it does not start with forkipc's segment header (shared memory of something else?)");
     return {};
   }
   if (header.version != segment_version) {
@@ -150,7 +150,7 @@ shared_segment shared_segment::try_open(handle h, std::error_code& ec, std::stri
   }
   if (header.header_size != header_size || header.size != *file_size - header_size) {
     ec = invalid(why, "its header says it holds " + std::to_string(header.header_size) + " + " +
-                          std::to_string(header.size) + " bytes, but the memfd holds " +
+                          std::to_string(header.size) + " bytes, but its file holds " +
                           std::to_string(*file_size));
     return {};
   }

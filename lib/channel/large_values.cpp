@@ -15,7 +15,8 @@
 
 #include <forkipc/error.hpp>
 
-#include "shm/memfd.hpp"
+#include "shm/platform.hpp"
+#include "shm/spin.hpp"
 #include "size_text.hpp"
 
 namespace forkipc::detail {
@@ -66,9 +67,7 @@ template <class Ready, class GiveUp>
 bool wait_for_peer(shm::byte_ring& ring, mover who, Ready ready, GiveUp give_up) {
   for (int spin = 0; spin < 2000; ++spin) {
     if (ready()) return true;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    shm::cpu_pause();
   }
   for (;;) {
     const std::uint32_t seen = who == mover::producer ? ring.producer_bell() : ring.consumer_bell();
@@ -87,7 +86,7 @@ bool wait_for_peer(shm::byte_ring& ring, mover who, Ready ready, GiveUp give_up)
 // short, not a SIGBUS. Until written, it holds no memory.
 unique_fd create_value_file(std::size_t size) {
   std::error_code failed;
-  unique_fd file = shm::create_memfd("forkipc-value", size, shm::sealing::none, failed);
+  unique_fd file = shm::create_shared_file("forkipc-value", size, shm::sealing::none, failed);
   if (failed) throw error(failed, "cannot create a shared-memory file of " + size_text(size) + " for a large binary value");
   return file;
 }
@@ -126,7 +125,7 @@ namespace {
 value_ring create_value_ring(std::size_t capacity, unique_fd& fd) {
   shm::ring_region region = shm::ring_region::create("forkipc-ring", 1, capacity, fd);
   value_ring created{std::move(region), {}};
-  created.ring = created.region.ring(0, shm::wake_up::futex);
+  created.ring = created.region.ring(0, shm::wake_up::doorbell);
   created.ring.set_note(value_ring::not_abandoned);
   return created;
 }
@@ -138,7 +137,7 @@ std::optional<value_ring> open_value_ring(const unique_fd& fd, std::string& why)
     return std::nullopt;
   }
   value_ring opened{std::move(*region), {}};
-  opened.ring = opened.region.ring(0, shm::wake_up::futex);
+  opened.ring = opened.region.ring(0, shm::wake_up::doorbell);
   return opened;
 }
 
@@ -332,7 +331,7 @@ std::optional<std::string> shm_inbox::fetch(std::string_view reference, json::bi
       const auto at = reinterpret_cast<std::uintptr_t>(bytes.data());
       const auto first = (at + huge_page_size - 1) & ~(huge_page_size - 1);
       const auto last = (at + size) & ~(huge_page_size - 1);
-      if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+      if (last > first) shm::advise_huge_pages(reinterpret_cast<void*>(first), last - first);
     }
   }
   std::optional<std::string> failed;

@@ -21,7 +21,7 @@ namespace forkipc::detail {
 
 /// The ring a channel's sender streams large values through: one shm::byte_ring in a region of
 /// its own, created at the sender's first large value and passed with it, used by position
-/// (values are placed at encoding and streamed later) and woken by futex, since both sides wait
+/// (values are placed at encoding and streamed later) and woken by its doorbell, since both sides wait
 /// on it outside their event loops. The producer's note() says where it gave up on the ring for
 /// a value (see shm_outbox); not_abandoned while it has not.
 struct value_ring {

@@ -244,10 +244,24 @@ class reader {
       // Too large for 64 bits: a double, as nlohmann reads it.
     }
     double d = 0;
-    const auto [last, ec] = std::from_chars(start, p_, d);
-    if (ec != std::errc() || last != p_) return false;  // out of range: nlohmann decides
+    if (!to_double(start, p_, d)) return false;  // out of range: nlohmann decides
     out = d;
     return true;
+  }
+
+  // The text of a JSON number (checked above) as a double, whatever the C locale's decimal point.
+  static bool to_double(const char* first, const char* last, double& d) {
+#if defined(__cpp_lib_to_chars)
+    const auto [end, ec] = std::from_chars(first, last, d);
+    return ec == std::errc() && end == last;
+#else
+    // A standard library without floating-point from_chars (libc++ before 20): nlohmann's
+    // reader, slower but as exact, and as indifferent to the locale.
+    const json value = json::parse(first, last, nullptr, false);
+    if (!value.is_number_float()) return false;
+    d = value.get<double>();
+    return true;
+#endif
   }
 
   const char* p_;

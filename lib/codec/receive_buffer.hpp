@@ -36,7 +36,8 @@ class receive_buffer {
     if (capacity_ - end_ < size) {
       const std::size_t capacity =
           std::max(end_ + size, std::min(capacity_ * 2, growth_limit_ + size));
-      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      // Left uninitialized (make_unique_for_overwrite, which libc++ before 16 lacks).
+      std::unique_ptr<char[]> grown(new char[capacity]);
       if (end_ > 0) std::memcpy(grown.get(), buffer_.get(), end_);
       buffer_ = std::move(grown);
       capacity_ = capacity;

@@ -1,36 +1,39 @@
-// forkipc-exec: how a child is started when it needs what posix_spawn cannot set up: a death
-// signal (fork_options::kill_on_parent_exit), resource limits (fork_options::limits), no new
-// privileges. Installed in libexecdir/forkipc; spawn.cpp runs it in the program's place, with
-// the child's descriptors, environment and working directory already set up:
+// forkipc-exec: how a child is started when it needs what posix_spawn cannot set up on this
+// system (process/platform.hpp's spawn_can): closing every descriptor it must not inherit (the
+// posix backend, glibc before 2.34), entering its working directory (glibc before 2.29), a
+// death signal (fork_options::kill_on_parent_exit), resource limits (fork_options::limits), no
+// new privileges. Installed in libexecdir/forkipc; spawn.cpp runs it in the program's place,
+// with the child's descriptors 0 to 3 and its environment already set up:
 //
-//   forkipc-exec <settings> <program> <argv[0]> <argv[1]>...
+//   forkipc-exec <setting>... -- <program> <argv[0]> <argv[1]>...
 //
-// settings is a comma-separated list (one argument, so that the program's own arguments need no
-// escaping), each item applied in this order:
+// Each setting is one argument (so that no path needs escaping):
+//   close_from=FD                         closes every descriptor from FD up but its error pipe
+//   cd=DIR                                chdir(DIR)
 //   as=BYTES, cpu=SECONDS, nofile=COUNT   setrlimit(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE)
-//   nnp                                   PR_SET_NO_NEW_PRIVS
-//   parent=PID                            PR_SET_PDEATHSIG (SIGKILL), then a check that the parent
-//                                         did not die before it (getppid() is then another
-//                                         process, and no signal would ever come: it kills
-//                                         itself, as the signal would have)
-// then it execs program. fd 4 is a close-on-exec pipe to the parent: a failed setting or exec
-// writes its errno there, so that fork() throws the same error as for a program started
+//   nnp                                   no new privileges
+//   parent=PID                            SIGKILL when the parent dies
+// The last three are applied after the others, by process/child_restrictions.hpp (which a
+// zygote's child uses too); then it execs program. fd 4 is a pipe to the parent, made close-on-exec here: a failed setting
+// or exec writes its errno there, so that fork() throws the same error as for a program started
 // directly. Every setting survives execve.
 //
-// Why a helper program: posix_spawn, which forkipc starts every child with, has no hook to run
-// code in the child before exec. The alternative, a clone(CLONE_VM | CLONE_VFORK) child of our
-// own, would redo posix_spawn's descriptor and signal set-up in a context where only raw system
-// calls are safe (a shared address space, no own thread state for the sanitizers' interceptors).
-// One extra exec is the price; it is only paid by children that ask for these options.
+// Why a helper program: posix_spawn has no hook to run code in the child before exec. The
+// alternative, a fork() or clone(CLONE_VM | CLONE_VFORK) child of our own, would redo
+// posix_spawn's descriptor and signal set-up where only async-signal-safe calls are allowed (a
+// multithreaded parent; a shared address space, no own thread state for the sanitizers'
+// interceptors). One exec more is the price, paid by the children that need it. It uses nothing
+// but libc.
+#include <dirent.h>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <csignal>
 #include <string_view>
+
+#include "process/child_restrictions.hpp"
 
 namespace {
 
@@ -42,35 +45,69 @@ constexpr int error_pipe = 4;
   ::_exit(127);
 }
 
-unsigned long long number(std::string_view text) {
-  unsigned long long value = 0;
+bool parse(std::string_view text, long long& value) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) fail(EINVAL);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+long long number(std::string_view text) {
+  long long value = 0;
+  if (!parse(text, value) || value < 0) fail(EINVAL);
   return value;
 }
 
-void set_limit(int resource, std::string_view value) {
-  const rlimit limit{static_cast<rlim_t>(number(value)), static_cast<rlim_t>(number(value))};
-  if (::setrlimit(resource, &limit) != 0) fail(errno);
+// Closes every descriptor from `from` up but the error pipe. /dev/fd lists them (Linux, macOS,
+// FreeBSD with fdescfs); a listing without the descriptor reading it is not the whole list
+// (FreeBSD's /dev/fd without fdescfs shows 0 to 2 only), and then every number below the limit
+// on open files is closed, one by one.
+void close_from(int from) {
+  if (DIR* dir = ::opendir("/dev/fd")) {
+    const int own = ::dirfd(dir);
+    bool whole = false;
+    while (const dirent* entry = ::readdir(dir)) {
+      long long fd;
+      if (!parse(entry->d_name, fd)) continue;
+      if (fd == own) {
+        whole = true;
+      } else if (fd >= from && fd != error_pipe) {
+        ::close(static_cast<int>(fd));
+      }
+    }
+    ::closedir(dir);
+    if (whole) return;
+  }
+  rlimit limit{};
+  const long most = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                        ? static_cast<long>(limit.rlim_cur)
+                        : ::sysconf(_SC_OPEN_MAX);
+  for (long fd = from; fd < most; ++fd)
+    if (fd != error_pipe) ::close(static_cast<int>(fd));
 }
 
-void apply(std::string_view setting) {
+// Applies a setting that acts at once; those of child_restrictions are gathered in r, to be
+// applied after the others, in restrict_this_process's order.
+void apply(std::string_view setting, forkipc::detail::child_restrictions& r) {
   const auto equals = setting.find('=');
   const std::string_view name = setting.substr(0, equals);
   const std::string_view value = equals == std::string_view::npos ? std::string_view() : setting.substr(equals + 1);
-  if (name == "as") {
-    set_limit(RLIMIT_AS, value);
+  if (name == "close_from") {
+    const long long from = number(value);
+    if (from <= error_pipe) fail(EINVAL);
+    close_from(static_cast<int>(from));
+  } else if (name == "cd") {
+    if (::chdir(setting.data() + equals + 1) != 0) fail(errno);  // the argument's own, terminated
+  } else if (name == "as") {
+    r.memory_bytes = static_cast<std::uint64_t>(number(value));
   } else if (name == "cpu") {
-    set_limit(RLIMIT_CPU, value);
+    r.cpu_seconds = static_cast<std::uint64_t>(number(value));
   } else if (name == "nofile") {
-    set_limit(RLIMIT_NOFILE, value);
+    r.open_files = static_cast<std::uint64_t>(number(value));
   } else if (name == "nnp") {
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(errno);
+    r.no_new_privileges = true;
   } else if (name == "parent") {
-    const auto parent = static_cast<pid_t>(number(value));
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno);
-    if (::getppid() != parent) ::raise(SIGKILL);  // the parent died before the prctl
-  } else if (!name.empty()) {
+    r.parent = static_cast<pid_t>(number(value));
+    if (r.parent == 0) fail(EINVAL);
+  } else {
     fail(EINVAL);
   }
 }
@@ -79,13 +116,11 @@ void apply(std::string_view setting) {
 
 int main(int argc, char** argv) {
   ::fcntl(error_pipe, F_SETFD, FD_CLOEXEC);  // the program must not inherit it
-  if (argc < 4) fail(EINVAL);
-  std::string_view settings = argv[1];
-  while (!settings.empty()) {
-    const auto comma = settings.find(',');
-    apply(settings.substr(0, comma));
-    settings = comma == std::string_view::npos ? std::string_view() : settings.substr(comma + 1);
-  }
-  ::execv(argv[2], argv + 3);  // the environment is this process's: the one fork() prepared
+  forkipc::detail::child_restrictions restrictions;
+  int next = 1;
+  for (; next < argc && std::string_view(argv[next]) != "--"; ++next) apply(argv[next], restrictions);
+  if (argc - next < 3) fail(EINVAL);  // "--", the program, its argv[0]
+  if (const int failed = forkipc::detail::restrict_this_process(restrictions)) fail(failed);
+  ::execv(argv[next + 1], argv + next + 2);  // the environment is this process's: the one fork() prepared
   fail(errno);
 }

@@ -54,12 +54,14 @@ int validated_descriptor(const std::string& value) {
   struct stat st;
   if (::fstat(fd, &st) != 0) throw_invalid(std::errc::bad_file_descriptor, value, "is not an open descriptor");
   if (!S_ISSOCK(st.st_mode)) throw_invalid(std::errc::not_a_socket, value, "is not a socket");
-  int domain = 0, type = 0;
-  socklen_t length = sizeof domain;
-  ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
+  // The family from getsockname, not SO_DOMAIN, which macOS lacks.
+  sockaddr_storage self{};
+  socklen_t length = sizeof self;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &length);
+  int type = 0;
   length = sizeof type;
   ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length);
-  if (domain != AF_UNIX || type != SOCK_STREAM)
+  if (self.ss_family != AF_UNIX || type != SOCK_STREAM)
     throw_invalid(std::errc::wrong_protocol_type, value, "is not a Unix stream socket");
   // A listening or never connected socket would only fail on the first read.
   sockaddr_storage peer;

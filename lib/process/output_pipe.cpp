@@ -19,7 +19,7 @@ output_pipe::output_pipe(boost::asio::io_context& io, unique_fd pipe,
     : pipe_(io, pipe.release()),
       on_data_(std::move(on_data)),
       owner_lifetime_(std::move(owner_lifetime)),
-      buffer_(std::make_unique_for_overwrite<char[]>(buffer_size)) {}
+      buffer_(new char[buffer_size]) {}  // uninitialized, as read() fills it
 
 void output_pipe::start() { wait_readable(); }
 

@@ -1,6 +1,8 @@
 #include "process/spawn.hpp"
 
 #include "process/inherited_channel.hpp"  // channel_mode_name
+#include "process/platform.hpp"
+#include "transport/platform.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -50,10 +52,14 @@ struct pipe_ends {
   unique_fd read, write;
 };
 
+pipe_ends new_pipe(const std::string& what) {
+  pipe_ends ends;
+  if (const int failed = make_pipe(ends.read, ends.write)) throw_system_error(failed, "cannot create a pipe for " + what);
+  return ends;
+}
+
 pipe_ends make_output_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for the child's output");
-  pipe_ends ends{unique_fd(fds[0]), unique_fd(fds[1])};
+  pipe_ends ends = new_pipe("the child's output");
   // Non-blocking on the parent's end only: the child's stdout stays an ordinary blocking pipe.
   ::fcntl(ends.read.get(), F_SETFL, ::fcntl(ends.read.get(), F_GETFL) | O_NONBLOCK);
   ends.write = move_above_stdio(std::move(ends.write));
@@ -71,10 +77,7 @@ class file_actions {
   void open(int target, const char* path, int flags) {
     check(::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0));
   }
-  void close_from(int fd) { check(::posix_spawn_file_actions_addclosefrom_np(&actions_, fd)); }
-  void chdir(const fs::path& dir) {
-    check(::posix_spawn_file_actions_addchdir_np(&actions_, dir.c_str()));
-  }
+  posix_spawn_file_actions_t& native() noexcept { return actions_; }
   const posix_spawn_file_actions_t* get() const noexcept { return &actions_; }
 
  private:
@@ -106,25 +109,29 @@ class default_signals {
   posix_spawnattr_t attributes_;
 };
 
-// What posix_spawn cannot set up (a death signal, limits, no new privileges) is done by the
-// helper that then execs the program (see exec_helper.cpp); it reports a failed exec on a pipe.
+// What posix_spawn cannot do in the child here (close descriptors, enter a directory, a death
+// signal, limits, no new privileges) is done by the helper that then execs the program (see
+// exec_helper.cpp); it reports a failed step on a pipe.
 constexpr int exec_error_fd = 4;
 
 fs::path exec_helper() {
-  // secure_getenv: a set-user-ID program never takes the helper's location from its caller.
-  const char* dir = ::secure_getenv("FORKIPC_LIBEXECDIR");
+  // A set-user-ID program never takes the helper's location from its caller.
+  const char* dir = trusted_getenv("FORKIPC_LIBEXECDIR");
   return fs::path(dir != nullptr && *dir != '\0' ? dir : FORKIPC_LIBEXECDIR) / "forkipc-exec";
 }
 
-// The helper's settings argument for options, or "" when the program can be spawned directly.
-std::string exec_helper_settings(const fork_options& options) {
-  std::string settings;
-  const auto add = [&](const std::string& item) { settings += (settings.empty() ? "" : ",") + item; };
-  if (options.limits.memory_bytes) add("as=" + std::to_string(*options.limits.memory_bytes));
-  if (options.limits.cpu_time) add("cpu=" + std::to_string(options.limits.cpu_time->count()));
-  if (options.limits.open_files) add("nofile=" + std::to_string(*options.limits.open_files));
-  if (options.no_new_privileges) add("nnp");
-  if (options.kill_on_parent_exit) add("parent=" + std::to_string(::getpid()));
+// The helper's settings (one argument each) for what options ask of the child and posix_spawn
+// cannot do on this system; none when the program can be spawned directly.
+std::vector<std::string> exec_helper_settings(const fork_options& options, const fs::path& base) {
+  std::vector<std::string> settings;
+  if (options.cwd && !spawn_can.change_directory) settings.push_back("cd=" + base.string());
+  if (options.limits.memory_bytes) settings.push_back("as=" + std::to_string(*options.limits.memory_bytes));
+  if (options.limits.cpu_time) settings.push_back("cpu=" + std::to_string(options.limits.cpu_time->count()));
+  if (options.limits.open_files) settings.push_back("nofile=" + std::to_string(*options.limits.open_files));
+  if (options.no_new_privileges) settings.push_back("nnp");
+  if (options.kill_on_parent_exit) settings.push_back("parent=" + std::to_string(::getpid()));
+  if (!spawn_can.close_from)
+    settings.insert(settings.begin(), "close_from=" + std::to_string(exec_error_fd + 1));
   return settings;
 }
 
@@ -198,6 +205,14 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   if (!options.exec_path && !options.exec_args.empty())
     throw std::invalid_argument("forkipc: fork_options::exec_args needs exec_path (the program "
                                 "they are arguments of)");
+  if (options.kill_on_parent_exit && !spawn_can.parent_death_signal)
+    throw error(std::make_error_code(std::errc::not_supported),
+                std::string("cannot start \"") + module_path + "\" with kill_on_parent_exit: forkipc's " +
+                    platform_name + " backend has no way to learn of a parent's death (Linux's PR_SET_PDEATHSIG)");
+  if (options.no_new_privileges && !spawn_can.no_new_privileges)
+    throw error(std::make_error_code(std::errc::not_supported),
+                std::string("cannot start \"") + module_path + "\" with no_new_privileges: forkipc's " +
+                    platform_name + " backend has no way to forbid them (Linux's PR_SET_NO_NEW_PRIVS)");
 
   // Relative paths mean what they would mean to exec() in the child: relative to its cwd.
   const fs::path base = options.cwd ? fs::absolute(*options.cwd) : fs::current_path();
@@ -243,16 +258,19 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   actions.dup2(child_end.get(), channel_fd);
   pipe_ends exec_error;
   fs::path spawned = program;
-  if (const std::string settings = exec_helper_settings(options); !settings.empty()) {
+  const std::vector<std::string> settings = exec_helper_settings(options, base);
+  if (!settings.empty()) {
     spawned = exec_helper();
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_system_error(errno, "cannot create a pipe for starting " + quoted(program));
-    exec_error = {unique_fd(fds[0]), move_above_stdio(unique_fd(fds[1]))};
+    exec_error = new_pipe("starting " + quoted(program));
+    exec_error.write = move_above_stdio(std::move(exec_error.write));
     actions.dup2(exec_error.write.get(), exec_error_fd);
-    argv.insert(argv.begin(), {spawned.string(), settings, program.string()});
+    std::vector<std::string> prefix{spawned.string()};
+    prefix.insert(prefix.end(), settings.begin(), settings.end());
+    prefix.insert(prefix.end(), {"--", program.string()});
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
   }
-  actions.close_from(exec_error.write ? exec_error_fd + 1 : channel_fd + 1);
-  if (options.cwd) actions.chdir(base);
+  if (spawn_can.close_from) spawn_close_from(actions.native(), exec_error.write ? exec_error_fd + 1 : channel_fd + 1);
+  if (options.cwd && spawn_can.change_directory) spawn_change_directory(actions.native(), base.c_str());
 
   std::vector<char*> argv_pointers, env_pointers;
   for (const std::string& a : argv) argv_pointers.push_back(const_cast<char*>(a.c_str()));
@@ -279,32 +297,29 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
         throw_system_error(problem, "cannot start " + quoted(program) + " in working directory " + quoted(base));
     }
     if (helper_failed) {
-      throw_system_error(result, "cannot start " + quoted(program) +
-                                     ": kill_on_parent_exit, limits and no_new_privileges need forkipc's helper " +
+      throw_system_error(result, "cannot start " + quoted(program) + ": it needs forkipc's helper " +
                                      quoted(spawned) + " (install forkipc, or set FORKIPC_LIBEXECDIR to its folder)");
     }
     throw_system_error(result, "cannot start " + quoted(program));
   }
 
   std::error_code ec;
-  unique_fd pidfd = open_pidfd(pid, ec);
-  if (!pidfd) {
+  unique_fd exit_descriptor = open_exit_descriptor(pid, ec);
+  if (ec) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(pidfd)), std::move(channel.parent), std::move(output.stdout_read),
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
           std::move(output.stderr_read)};
 }
 
 channel_ends make_channel(const fork_options& options, const std::string& program) {
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    throw_system_error(errno, "cannot create the channel for " + quoted(fs::path(program)));
   channel_ends ends;
-  ends.parent.socket = unique_fd(sockets[0]);
-  ends.child = move_above_stdio(unique_fd(sockets[1]));
+  if (const int failed = make_socket_pair(ends.parent.socket, ends.child))
+    throw_system_error(failed, "cannot create the channel for " + quoted(fs::path(program)));
+  ends.child = move_above_stdio(std::move(ends.child));
   // The shared memory goes first on the socket, before the child can look.
   if (options.transport == transport::shared_memory) {
     unique_fd region;

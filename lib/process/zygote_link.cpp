@@ -13,6 +13,7 @@
 
 #include "process/child_policy.hpp"
 #include "process/inherited_channel.hpp"  // channel_mode_name
+#include "process/platform.hpp"
 #include "process/zygote_protocol.hpp"
 #include "transport/poll.hpp"
 #include "transport/socket_io.hpp"
@@ -54,18 +55,27 @@ protocol::request request_for(const fork_options& options) {
   protocol::request r;
   if (options.silent) r.flags |= protocol::request::silent;
   if (options.kill_on_parent_exit) r.flags |= protocol::request::kill_on_parent_exit;
-  if (options.no_new_privileges) r.flags |= protocol::request::no_new_privileges;
-  if (options.limits.memory_bytes) r.memory_bytes = *options.limits.memory_bytes;
-  if (options.limits.cpu_time) r.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
-  if (options.limits.open_files) r.open_files = *options.limits.open_files;
+  r.restrictions.no_new_privileges = options.no_new_privileges;
+  if (options.limits.memory_bytes) r.restrictions.memory_bytes = *options.limits.memory_bytes;
+  if (options.limits.cpu_time) r.restrictions.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
+  if (options.limits.open_files) r.restrictions.open_files = *options.limits.open_files;
   return r;
+}
+
+// Checked before the zygote is started: without it, there is nothing to start.
+const std::string& supported(const std::string& module_path) {
+  if (!spawn_can.fork_beside_parent)
+    throw error(std::make_error_code(std::errc::not_supported),
+                "cannot start a zygote of \"" + module_path + "\": forkipc's " + platform_name +
+                    " backend has no way to fork a child for another process (Linux's CLONE_PARENT); use fork()");
+  return module_path;
 }
 
 }  // namespace
 
 zygote_link::zygote_link(const std::string& module_path, const std::vector<std::string>& args, fork_options options)
-    : zygote_link(module_path,
-                  spawn_child(module_path, args, zygote_options(std::move(options)), captured_output::dev_null)) {}
+    : zygote_link(module_path, spawn_child(supported(module_path), args, zygote_options(std::move(options)),
+                                           captured_output::dev_null)) {}
 
 zygote_link::zygote_link(std::string program, spawned_child&& spawned)
     : program_(std::move(program)), control_(std::move(spawned.channel.socket)), zygote_(std::move(spawned.child)) {}
@@ -140,14 +150,14 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
   // A child of this process (the zygote forked it beside itself): nobody else can reap it, so
   // its pid cannot be reused before it is watched.
   std::error_code ec;
-  unique_fd pidfd = open_pidfd(pid, ec);
-  if (!pidfd) {
+  unique_fd exit_descriptor = open_exit_descriptor(pid, ec);
+  if (ec) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
   }
-  return {process(pid, std::move(pidfd)), std::move(channel.parent), std::move(output.stdout_read),
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
           std::move(output.stderr_read)};
 }
 

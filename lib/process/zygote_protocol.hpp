@@ -3,10 +3,11 @@
 
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "process/child_restrictions.hpp"
 
 namespace forkipc::detail::zygote_protocol {
 
@@ -15,9 +16,6 @@ namespace forkipc::detail::zygote_protocol {
 /// is a plain socket).
 inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 
-/// No limit, in a request's limits.
-inline constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
-
 /// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
 /// child the write ends of its stdout and stderr pipes, attached (SCM_RIGHTS).
 struct request {
@@ -25,19 +23,17 @@ struct request {
   enum flag : std::uint8_t { silent = 1, kill_on_parent_exit = 2, no_new_privileges = 4 };
 
   std::uint8_t flags = 0;
-  std::uint64_t memory_bytes = unlimited;  // RLIMIT_AS
-  std::uint64_t cpu_seconds = unlimited;   // RLIMIT_CPU
-  std::uint64_t open_files = unlimited;    // RLIMIT_NOFILE
+  child_restrictions restrictions;  // but its parent, which kill_on_parent_exit's flag sets
 
   static constexpr std::size_t size = 32;
 
   std::string encode() const {
     std::string out(size, '\0');
     out[0] = kind;
-    out[1] = static_cast<char>(flags);
-    std::memcpy(out.data() + 8, &memory_bytes, 8);
-    std::memcpy(out.data() + 16, &cpu_seconds, 8);
-    std::memcpy(out.data() + 24, &open_files, 8);
+    out[1] = static_cast<char>(flags | (restrictions.no_new_privileges ? no_new_privileges : 0));
+    std::memcpy(out.data() + 8, &restrictions.memory_bytes, 8);
+    std::memcpy(out.data() + 16, &restrictions.cpu_seconds, 8);
+    std::memcpy(out.data() + 24, &restrictions.open_files, 8);
     return out;
   }
 
@@ -45,9 +41,10 @@ struct request {
     if (bytes.size() != size || bytes[0] != kind) return std::nullopt;
     request r;
     r.flags = static_cast<std::uint8_t>(bytes[1]);
-    std::memcpy(&r.memory_bytes, bytes.data() + 8, 8);
-    std::memcpy(&r.cpu_seconds, bytes.data() + 16, 8);
-    std::memcpy(&r.open_files, bytes.data() + 24, 8);
+    r.restrictions.no_new_privileges = (r.flags & no_new_privileges) != 0;
+    std::memcpy(&r.restrictions.memory_bytes, bytes.data() + 8, 8);
+    std::memcpy(&r.restrictions.cpu_seconds, bytes.data() + 16, 8);
+    std::memcpy(&r.restrictions.open_files, bytes.data() + 24, 8);
     return r;
   }
 };

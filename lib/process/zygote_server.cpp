@@ -1,13 +1,8 @@
 #include "process/zygote_server.hpp"
 
 #include <fcntl.h>
-#include <linux/sched.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "process/child_restrictions.hpp"
+#include "process/platform.hpp"
 #include "process/zygote_protocol.hpp"
 #include "transport/poll.hpp"
 #include "transport/socket_io.hpp"
@@ -50,29 +47,6 @@ std::size_t thread_count() {
   return n;
 }
 
-// A child beside the zygote, not under it: CLONE_PARENT makes it the zygote's owner's child,
-// which then reaps it, signals it and reads its status as for any child it spawned. clone3 takes
-// its arguments in a struct, the same on every architecture. CLONE_CHILD_SETTID writes the
-// child's thread id where glibc keeps the calling thread's (the address the kernel was given by
-// set_tid_address at start-up), as glibc's fork() does: without it the child's pthread_self()
-// would carry the zygote's id.
-pid_t clone_beside() {
-  void* tid_address = nullptr;
-  clone_args args{};
-  args.flags = CLONE_PARENT;  // exit_signal stays 0: with CLONE_PARENT the child gets the zygote's own (SIGCHLD)
-  if (::prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) == 0 && tid_address != nullptr) {
-    args.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-    args.child_tid = reinterpret_cast<std::uintptr_t>(tid_address);
-  }
-  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-}
-
-bool set_limit(int resource, std::uint64_t value) {
-  if (value == protocol::unlimited) return true;
-  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
-  return ::setrlimit(resource, &limit) == 0;
-}
-
 // In the new child: its channel on fd 3 (over the zygote's, which it closes), its output, its
 // limits; the environment says what a spawned child's would. On failure it ends at once: the
 // owner sees it exit with 127, as a failed exec.
@@ -86,15 +60,9 @@ void become_child(const protocol::request& r, received_fds& fds, const std::stri
     if (null > STDERR_FILENO) ::close(null);
   }
   fds.passed.clear();  // close-on-exec copies: closed here, the dup2'ed ones stay
-  if (!set_limit(RLIMIT_AS, r.memory_bytes) || !set_limit(RLIMIT_CPU, r.cpu_seconds) ||
-      !set_limit(RLIMIT_NOFILE, r.open_files))
-    ::_exit(127);
-  if ((r.flags & protocol::request::no_new_privileges) != 0 && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    ::_exit(127);
-  if ((r.flags & protocol::request::kill_on_parent_exit) != 0) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) ::_exit(127);
-    if (::getppid() != owner) ::raise(SIGKILL);  // the owner died before the signal was set
-  }
+  child_restrictions restrictions = r.restrictions;
+  if ((r.flags & protocol::request::kill_on_parent_exit) != 0) restrictions.parent = owner;
+  if (restrict_this_process(restrictions) != 0) ::_exit(127);
   ::setenv("NODE_CHANNEL_SERIALIZATION_MODE", mode.c_str(), 1);
   ::setenv("NODE_CHANNEL_FD", "3", 1);
   ::unsetenv(protocol::variable);
@@ -125,7 +93,9 @@ void serve(const std::string& mode) {
                          "forkipc's child side (has_parent(), parent(), sync::parent, serve())");
       continue;
     }
-    const pid_t pid = clone_beside();
+    // Beside the zygote, not under it: its owner's child, which the owner then reaps, signals
+    // and reads the status of as for any child it spawned.
+    const pid_t pid = fork_beside_parent();
     if (pid == 0) {  // the child goes on with the program
       become_child(*r, fds, mode, owner);
       return;

@@ -1,9 +1,5 @@
 #include "shm/byte_ring.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -15,7 +11,7 @@
 #include <forkipc/error.hpp>
 
 #include "shm/mapping.hpp"
-#include "shm/memfd.hpp"
+#include "shm/platform.hpp"
 #include "size_text.hpp"
 
 namespace forkipc::detail::shm {
@@ -36,14 +32,37 @@ T* at(char* base, std::size_t offset) noexcept {
   return reinterpret_cast<T*>(base + offset);
 }
 
+// Atomic access to the words both processes map: what std::atomic_ref does, made of the same
+// compiler builtins (g++ and clang++ both have them), as libc++ before 19 has no atomic_ref.
+constexpr int builtin_order(std::memory_order order) noexcept {
+  switch (order) {
+    case std::memory_order_relaxed: return __ATOMIC_RELAXED;
+    case std::memory_order_consume:
+    case std::memory_order_acquire: return __ATOMIC_ACQUIRE;
+    case std::memory_order_release: return __ATOMIC_RELEASE;
+    case std::memory_order_acq_rel: return __ATOMIC_ACQ_REL;
+    default: return __ATOMIC_SEQ_CST;
+  }
+}
+
 template <class T>
 T load(const T* word, std::memory_order order) noexcept {
-  return std::atomic_ref<T>(*const_cast<T*>(word)).load(order);
+  return __atomic_load_n(word, builtin_order(order));
 }
 
 template <class T>
 void store(T* word, T value, std::memory_order order) noexcept {
-  std::atomic_ref<T>(*word).store(value, order);
+  __atomic_store_n(word, value, builtin_order(order));
+}
+
+template <class T>
+T exchange(T* word, T value, std::memory_order order) noexcept {
+  return __atomic_exchange_n(word, value, builtin_order(order));
+}
+
+template <class T>
+T fetch_add(T* word, T value, std::memory_order order) noexcept {
+  return __atomic_fetch_add(word, value, builtin_order(order));
 }
 
 [[noreturn]] void throw_corrupt(const std::string& what) {
@@ -56,23 +75,13 @@ void store(T* word, T value, std::memory_order order) noexcept {
 bool take_flag(std::uint32_t* flag) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (load(flag, std::memory_order_seq_cst) == 0) return false;
-  return std::atomic_ref<std::uint32_t>(*flag).exchange(0, std::memory_order_seq_cst) != 0;
+  return exchange(flag, std::uint32_t{0}, std::memory_order_seq_cst) != 0;
 }
 
-// A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. EAGAIN (rung
-// meanwhile), EINTR and ETIMEDOUT all mean: look again.
-void futex_wait(std::uint32_t* word, std::uint32_t seen, std::chrono::microseconds max) noexcept {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max).count();
-  const timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  (void)::syscall(SYS_futex, word, FUTEX_WAIT, seen, &timeout, nullptr, 0);
-}
-
-void futex_wake(std::uint32_t* word) noexcept { (void)::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0); }
-
-// Sleeps on a bell the other end rings: says so in flag first, so that it rings the futex.
+// Sleeps on a bell the other end rings: says so in flag first, so that it wakes the sleeper.
 void sleep_on(std::uint32_t* bell, std::uint32_t* flag, std::uint32_t seen, std::chrono::microseconds max) noexcept {
   store(flag, std::uint32_t{1}, std::memory_order_seq_cst);
-  futex_wait(bell, seen, max);
+  doorbell_wait(bell, seen, max);
   store(flag, std::uint32_t{0}, std::memory_order_relaxed);
 }
 
@@ -91,11 +100,11 @@ byte_ring::byte_ring(char* header, char* data, std::size_t capacity, wake_up how
 }
 
 void byte_ring::ring(const line& moved, std::uint32_t* waiter_flag) noexcept {
-  if (wake_up_ != wake_up::futex) return;
+  if (wake_up_ != wake_up::doorbell) return;
   // The move, then the bell, then the look at the flag; a sleeper does the converse (raises
   // its flag, then the kernel compares the bell with what it read before it looked).
-  std::atomic_ref<std::uint32_t>(*moved.bell).fetch_add(1, std::memory_order_seq_cst);
-  if (take_flag(waiter_flag)) futex_wake(moved.bell);
+  fetch_add(moved.bell, std::uint32_t{1}, std::memory_order_seq_cst);
+  if (take_flag(waiter_flag)) doorbell_wake(moved.bell);
 }
 
 std::size_t byte_ring::write(std::span<const iovec> bytes) {
@@ -209,7 +218,7 @@ void byte_ring::set_note(std::uint64_t value) noexcept {
 
 void byte_ring::count_note() noexcept {
   // Before the bytes it is for are published, which orders it for the consumer.
-  std::atomic_ref<std::uint64_t>(*producer_.note).fetch_add(1, std::memory_order_release);
+  fetch_add(producer_.note, std::uint64_t{1}, std::memory_order_release);
 }
 
 bool byte_ring::take_consumer_sleeping() noexcept { return take_flag(consumer_.waiting); }
@@ -236,7 +245,7 @@ ring_region ring_region::create(const char* name, std::size_t count, std::size_t
   if (count == 0 || count > most_rings) throw std::invalid_argument("a shared-memory region holds 1 to 31 rings");
   const std::size_t size = header_size + count * capacity;
   std::error_code ec;
-  unique_fd created = create_memfd(name, size, sealing::size, ec);
+  unique_fd created = create_shared_file(name, size, sealing::size, ec);
   if (ec) throw error(ec, "cannot create shared memory of " + size_text(size) + " for " + name);
   // Populated at once: one call allocates the pages that would otherwise fault in one by one.
   auto region = map_shared(created.get(), size, populate::yes, ec);
@@ -251,7 +260,7 @@ ring_region ring_region::create(const char* name, std::size_t count, std::size_t
 }
 
 std::optional<ring_region> ring_region::open(const unique_fd& fd, std::size_t count, std::string& why) {
-  const auto size = sealed_size(fd.get(), why);
+  const auto size = mappable_size(fd.get(), why);
   if (!size) return std::nullopt;
   if (*size < header_size) {
     why = "it is too small (" + size_text(*size) + ")";

@@ -1,5 +1,5 @@
 // byte_ring: a single-producer single-consumer byte ring in memory two processes map, and
-// ring_region, the sealed memfd that holds one or more of them.
+// ring_region, the shared file (a sealed memfd on Linux) that holds one or more of them.
 #pragma once
 
 #include <sys/uio.h>
@@ -24,10 +24,10 @@ enum class wake_up {
   /// (take_consumer_sleeping, take_producer_waiting), and the caller wakes it its own way: the
   /// shared-memory transport sends a byte on the socket its event loop watches anyway.
   by_caller,
-  /// By the ring: each move rings a doorbell word both map and wakes, with a futex, an end that
-  /// sleeps on it in sleep_for_producer() or sleep_for_consumer(). For waits outside an event
-  /// loop (the large values of binary serialization).
-  futex,
+  /// By the ring: each move rings a doorbell word both map and wakes an end that sleeps on it
+  /// in sleep_for_producer() or sleep_for_consumer() (shm/platform.hpp's doorbell: a futex on
+  /// Linux). For waits outside an event loop (the large values of binary serialization).
+  doorbell,
 };
 
 /// One ring's view: a producer line and a consumer line (each end writes only its own, on a
@@ -95,12 +95,12 @@ class byte_ring {
   /// Appends n bytes of the ring from position to out.
   void copy_out(std::uint64_t position, std::size_t n, std::vector<std::uint8_t>& out) const;
   /// The producer: every byte before position is in the ring (or, for the caller's protocol,
-  /// elsewhere). Wakes a sleeping consumer (wake_up::futex).
+  /// elsewhere). Wakes a sleeping consumer (wake_up::doorbell).
   void publish(std::uint64_t position) noexcept;
   /// The producer's position, as the region says.
   std::uint64_t published() const noexcept;
   /// The consumer: every byte before position was read, and its space may be reused; never
-  /// moves it back. Wakes a waiting producer (wake_up::futex).
+  /// moves it back. Wakes a waiting producer (wake_up::doorbell).
   void release_to(std::uint64_t position) noexcept;
   /// The consumer's position, as the region says.
   std::uint64_t released() const noexcept;
@@ -118,7 +118,7 @@ class byte_ring {
   bool take_consumer_sleeping() noexcept;
   /// The producer said it waits for space: true once, for the consumer that must then wake it.
   bool take_producer_waiting() noexcept;
-  /// wake_up::futex: the producer's (consumer's) doorbell, to read before looking at what one
+  /// wake_up::doorbell: the producer's (consumer's) doorbell, to read before looking at what one
   /// waits for; then sleep_for_producer (consumer) sleeps until the bell moved past seen, or
   /// for at most max. A bell the peer wrote anything to only ends a wait early or at max.
   std::uint32_t producer_bell() const noexcept;
@@ -146,9 +146,9 @@ class byte_ring {
   std::uint64_t read_position_ = 0;
 };
 
-/// A sealed memfd holding count byte_rings of one capacity: a header page (forkipc's mark, a
-/// version, the count and capacity, each ring's lines), then the rings' data. The memfd has no
-/// name (shm/memfd.hpp says why), is sealed against resizing, and is mapped with
+/// A shared file holding count byte_rings of one capacity: a header page (forkipc's mark, a
+/// version, the count and capacity, each ring's lines), then the rings' data. The file has no
+/// name (shm/platform.hpp says why), is sealed against resizing where the system can, and is mapped with
 /// Boost.Interprocess's mapped_region, populated at once.
 class ring_region {
  public:
@@ -159,7 +159,7 @@ class ring_region {
   /// 4 KiB to 1 GiB, forkipc::error naming the reason when the memory cannot be had.
   static ring_region create(const char* name, std::size_t count, std::size_t capacity, unique_fd& fd);
 
-  /// The region the peer passed: nullopt, with why filled in, when fd is not a sealed memfd laid
+  /// The region the peer passed: nullopt, with why filled in, when fd is not a shared file (a sealed memfd on Linux) laid
   /// out as create() makes it with count rings.
   static std::optional<ring_region> open(const unique_fd& fd, std::size_t count, std::string& why);
 

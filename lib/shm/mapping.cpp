@@ -6,6 +6,8 @@
 
 #include <boost/interprocess/exceptions.hpp>
 
+#include "shm/platform.hpp"
+
 namespace forkipc::detail::shm {
 
 boost::interprocess::mapped_region map_shared(int fd, std::size_t size, populate how,
@@ -17,7 +19,7 @@ boost::interprocess::mapped_region map_shared(int fd, std::size_t size, populate
     return {};
   }
   // mapped_region ORs MAP_SHARED into the options it is given on POSIX.
-  const bip::map_options_t options = how == populate::yes ? MAP_POPULATE : bip::default_map_options;
+  const bip::map_options_t options = how == populate::yes ? populate_flag : bip::default_map_options;
   try {
     return bip::mapped_region(mappable_fd(fd), bip::read_write, 0, size, nullptr, options);
   } catch (const bip::interprocess_exception& e) {

@@ -10,6 +10,7 @@
 
 #include <forkipc/error.hpp>
 
+#include "shm/spin.hpp"
 #include "transport/socket_io.hpp"
 
 namespace forkipc::detail {
@@ -41,7 +42,7 @@ void relax(unsigned step) noexcept {
   if (step % 4 == 0) {
     ::sched_yield();
   } else {
-    __builtin_ia32_pause();
+    shm::cpu_pause();
   }
 }
 

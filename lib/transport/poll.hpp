@@ -18,6 +18,8 @@ class deadline {
   bool passed() const noexcept { return at_ && clock::now() >= *at_; }
   /// Milliseconds left for poll(2): -1 for ever, 0 once passed.
   int poll_timeout() const noexcept;
+  /// When it passes; nullopt for ever.
+  std::optional<clock::time_point> time_point() const noexcept { return at_; }
   /// The earlier of two deadlines.
   static deadline earliest(const deadline& a, const deadline& b) noexcept;
 

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transport/platform.hpp"
+
 namespace forkipc::detail {
 namespace {
 
@@ -48,9 +50,7 @@ ssize_t receive_with_fds(int fd, std::span<char> into, received_fds& fds, std::s
   message.msg_iovlen = 1;
   message.msg_control = control;
   message.msg_controllen = CMSG_SPACE(std::min(max_fds, max_fds_per_message) * sizeof(int));
-  ssize_t got;
-  while ((got = ::recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  const ssize_t got = receive_message(fd, message, MSG_DONTWAIT);
   if (got < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;

@@ -18,8 +18,10 @@ echo "installed: $(cd "$installed" && find . -name 'forkipcConfig*.cmake' | sort
 
 cmake -S "$here/cmake" -B "$work/build" -DCMAKE_PREFIX_PATH="$installed" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build" >/dev/null
-# CMake gives the program a RUNPATH to the imported library: run it on that alone.
-env -u LD_LIBRARY_PATH "$work/build/consumer"
+# CMake gives the program a RUNPATH to the imported library: run it on that alone. The library
+# finds its spawn helper where it was installed, here staged.
+FORKIPC_LIBEXECDIR=$(dirname "$(find "$work/stage" -name forkipc-exec | head -n 1)") \
+  env -u LD_LIBRARY_PATH "$work/build/consumer"
 
 # A request for a version this package is not compatible with must fail.
 mkdir "$work/wrong"

@@ -15,4 +15,6 @@ export PKG_CONFIG_PATH=$pc_dir PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs forkipc)
 echo "pkg-config --cflags --libs forkipc: $flags"
 c++ -std=c++20 -Wall -Wextra -Werror -o "$stage/consumer" "$here/consumer.cpp" $flags
-LD_LIBRARY_PATH=$(dirname "$(find "$stage" -name 'libforkipc.so' | head -n 1)") "$stage/consumer"
+# The library finds its spawn helper where it was installed, here staged.
+LD_LIBRARY_PATH=$(dirname "$(find "$stage" -name 'libforkipc.so' | head -n 1)") \
+  FORKIPC_LIBEXECDIR=$(dirname "$(find "$stage" -name forkipc-exec | head -n 1)") "$stage/consumer"

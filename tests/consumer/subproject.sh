@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds consumer.cpp in a Meson project of its own that takes forkipc as a subproject
 # (dependency('forkipc') through meson.override_dependency), and runs it.
-# Arguments: forkipc's source folder, the folder of this script.
+# Arguments: forkipc's source folder, the folder of this script, the platform backend to build.
 set -euo pipefail
 source_root=$1
 here=$2
+platform=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -15,6 +16,7 @@ tar -C "$source_root" --exclude='./build*' --exclude=./.git -cf - . | (mkdir "$w
 # buildtype plain (no optimization, no debug info): what is tested is the build's wiring, and
 # forkipc's sources compile about twice as fast so.
 meson setup "$work/build" "$work" --wrap-mode=nodownload --buildtype=plain -Dforkipc:tests=false \
-  -Dforkipc:examples=false -Dforkipc:benchmarks=false >/dev/null
+  -Dforkipc:examples=false -Dforkipc:benchmarks=false -Dforkipc:platform="$platform" >/dev/null
 ninja -C "$work/build" >/dev/null
-"$work/build/consumer"
+# Not installed: the library finds its spawn helper in the subproject's build folder.
+FORKIPC_LIBEXECDIR=$work/build/subprojects/forkipc/lib "$work/build/consumer"

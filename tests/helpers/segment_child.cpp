@@ -40,7 +40,8 @@ json segment_maps() {
   json lines = json::array();
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);)
-    if (line.find("forkipc-segment") != std::string::npos || line.find("/dev/shm") != std::string::npos)
+    // A memfd's name on the linux backend, an unlinked shm_open object's on the posix one.
+    if (line.find("forkipc-segment") != std::string::npos || line.find("/dev/shm/fipc-segment") != std::string::npos)
       lines.push_back(line);
   return lines;
 }

@@ -82,8 +82,11 @@ int main(int argc, char** argv) {
   const std::string startups = argv[1], entry = argv[2];
   std::ofstream(startups, std::ios::app) << ::getpid() << "\n";
   generator.seed(std::random_device()());
-  std::jthread extra;
-  if (entry == "thread") extra = std::jthread([](std::stop_token stop) { while (!stop.stop_requested()) ::usleep(1000); });
+  if (entry == "thread") {  // a second thread, alive at the first call into forkipc's child side
+    std::thread([] {
+      for (;;) ::pause();
+    }).detach();
+  }
   if (entry == "async") {
     if (!forkipc::has_parent()) return 3;
     boost::asio::io_context io;

@@ -189,7 +189,7 @@ class emitter {
   template <class Event>
   static constexpr std::size_t index_of() {
     std::size_t i = 0;
-    ((std::is_same_v<Event, Events> ? false : (++i, true)) && ...);
+    (void)((std::is_same_v<Event, Events> ? false : (++i, true)) && ...);
     return i;
   }
 

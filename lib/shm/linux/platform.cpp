@@ -1,12 +1,17 @@
-#include "shm/memfd.hpp"
+// The linux backend of shm/platform.hpp: memfds, sealed; futexes.
+#include "shm/platform.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <ctime>
 #include <limits>
 
 namespace forkipc::detail::shm {
@@ -18,7 +23,7 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 
 }  // namespace
 
-unique_fd create_memfd(const char* name, std::size_t size, sealing seal, std::error_code& ec) noexcept {
+unique_fd create_shared_file(const char* name, std::size_t size, sealing seal, std::error_code& ec) noexcept {
   ec.clear();
   if (size > static_cast<std::size_t>(std::numeric_limits<off_t>::max())) {
     ec = std::make_error_code(std::errc::file_too_large);
@@ -37,7 +42,7 @@ unique_fd create_memfd(const char* name, std::size_t size, sealing seal, std::er
   return fd;
 }
 
-std::optional<std::size_t> sealed_size(int fd, std::string& why) {
+std::optional<std::size_t> mappable_size(int fd, std::string& why) {
   // F_GET_SEALS answers only for memfds (and other tmpfs files, which cannot be sealed: they
   // report F_SEAL_SEAL alone); a pipe, a socket, a file elsewhere get EINVAL.
   const int seals = ::fcntl(fd, F_GET_SEALS);
@@ -62,6 +67,22 @@ std::optional<std::size_t> sealed_size(int fd, std::string& why) {
     return std::nullopt;
   }
   return static_cast<std::size_t>(status.st_size);
+}
+
+const int populate_flag = MAP_POPULATE;
+
+void advise_huge_pages(void* address, std::size_t size) noexcept { (void)::madvise(address, size, MADV_HUGEPAGE); }
+
+// A futex in shared memory, keyed by the file and offset, so not FUTEX_PRIVATE. EAGAIN (rung
+// meanwhile), EINTR and ETIMEDOUT all mean: look again.
+void doorbell_wait(const std::uint32_t* word, std::uint32_t seen, std::chrono::microseconds max) noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max).count();
+  const timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  (void)::syscall(SYS_futex, word, FUTEX_WAIT, seen, &timeout, nullptr, 0);
+}
+
+void doorbell_wake(std::uint32_t* word) noexcept {
+  (void)::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
 }  // namespace forkipc::detail::shm
