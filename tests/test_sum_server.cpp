@@ -230,26 +230,33 @@ TEST_CASE("GET /stats: the pool's counters as JSON, in pool mode only") {
   CHECK(test::child_pids().empty());
 }
 
-TEST_CASE("per-request mode: 200 requests leave no child process behind") {
-  server s({"--mode", "per-request"});
-  std::atomic<int> ok = 0;
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&] {
-      try {
-        client c(s.port());
-        for (int i = 0; i < 50; ++i) ok += c.get("/sum").body == default_answer;
-      } catch (const std::exception& e) {
-        MESSAGE("the connection failed: " << e.what());
-      }
-    });
+TEST_CASE("per-request mode: 200 requests leave no child process behind, with --zygote too") {
+  for (const bool zygote : {false, true}) {
+    if (zygote && !test::linux_backend) break;  // the posix backend has no zygote
+    CAPTURE(zygote);
+    std::vector<std::string> args{"--mode", "per-request", "--threads", "1"};
+    if (zygote) args.push_back("--zygote");
+    server s(args);
+    std::atomic<int> ok = 0;
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&] {
+        try {
+          client c(s.port());
+          for (int i = 0; i < 50; ++i) ok += c.get("/sum").body == default_answer;
+        } catch (const std::exception& e) {
+          MESSAGE("the connection failed: " << e.what());
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    CHECK(ok == 200);
+    // Each child exits once disconnected after its answer; none may stay but the zygote.
+    const std::size_t zygotes = zygote ? 1 : 0;
+    test::eventually("the server has no child but its zygote", [&] { return s.children().size() == zygotes; });
+    CHECK(s.terminate() == 0);
+    CHECK(test::child_pids().empty());
   }
-  for (auto& t : clients) t.join();
-  CHECK(ok == 200);
-  // Each child exits once disconnected after its answer; none may stay.
-  test::eventually("the server has no child", [&] { return s.children().empty(); });
-  CHECK(s.terminate() == 0);
-  CHECK(test::child_pids().empty());
 }
 
 TEST_CASE("pool mode: SIGKILLed workers are replaced, and requests keep succeeding") {

@@ -199,6 +199,39 @@ TEST_CASE("zygote: siblings share what the start-up initialised, a random genera
   CHECK(firsts[0] == firsts[1]);  // why docs/guide.md says to re-seed in the child
 }
 
+TEST_CASE("pool_options::zygote: workers, their replacements and recycled ones are forked by one zygote" *
+          doctest::skip(!test::linux_backend)) {
+  startups_file startups;
+  boost::asio::io_context io;
+  {
+    forkipc::pool pool(io, helper("zygote_worker"), {startups.path, "serve"},
+                       {.workers = 2, .max_requests_per_worker = 1, .zygote = true});
+    const auto request = [&](const json& message) {
+      std::optional<std::pair<std::error_code, json>> outcome;
+      pool.async_request(message, [&](std::error_code ec, json reply) { outcome.emplace(ec, std::move(reply)); });
+      REQUIRE(test::run_until(io, [&] { return outcome.has_value(); }));
+      return *outcome;
+    };
+    std::set<int> workers;
+    for (int i = 0; i < 20; ++i) {
+      const auto [ec, pid] = request({{"op", "pid"}});
+      REQUIRE_FALSE(ec);
+      workers.insert(pid.get<int>());
+    }
+    CHECK(workers.size() == 20);  // recycled after each request, each replacement a fork
+    CHECK(request({{"op", "ppid"}}).second == ::getpid());  // this process's children
+    // A crashed worker is replaced by a fork too.
+    CHECK(request({{"op", "crash"}}).first == forkipc::errc::worker_exited);
+    for (int i = 0; i < 5; ++i) CHECK(request({{"op", "startups"}}) == std::pair{std::error_code(), json(1)});
+    const auto stats = pool.stats();
+    CHECK(stats.completed == 26);
+    CHECK(stats.failed == 1);
+    pool.close();
+    test::run_to_end(io);
+  }
+  CHECK(test::child_pids().empty());  // the workers and the zygote are gone
+}
+
 TEST_CASE("limits: a child held to 256 MiB cannot allocate 1 GiB, allocates 16 MiB, and its parent sees it end") {
 #if defined(__SANITIZE_ADDRESS__)
   MESSAGE("skipped under AddressSanitizer, which reserves terabytes of address space at start-up");

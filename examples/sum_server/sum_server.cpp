@@ -11,7 +11,9 @@
 // --mode per-request mirrors the seed step by step: a child forked for each request, told
 // "开始计算", answered from its "message" (or with a 500 "error" from its "close" when no message
 // came), and then disconnected, so that it exits: unlike the seed, no process is left behind.
-// A crashed child gives 500, one slower than --timeout 504. SIGINT or SIGTERM: stop accepting,
+// A crashed child gives 500, one slower than --timeout 504.
+// --zygote starts the children from a forkipc::zygote of sum_child (one per thread): each child
+// is then a fork of a started program, not a spawn (Linux only). SIGINT or SIGTERM: stop accepting,
 // finish what is in flight, let the children exit, and exit 0.
 //
 // --threads N (default: one per core) serves HTTP on N threads, each an io_context with a
@@ -79,11 +81,12 @@ struct config {
   std::size_t max_in_flight = 0;
   // How long a connection may wait for its next request, or take to read an answer.
   std::chrono::milliseconds idle_timeout{60'000};
+  bool zygote = false;  // children forked by a zygote of sum_child
 };
 
 const char* const usage =
     "usage: sum_server [--mode pool|per-request] [--workers N] [--threads N] [--port P] [--child PATH]\n"
-    "                  [--timeout MS] [--idle-timeout MS] [--max-in-flight N]\n";
+    "                  [--timeout MS] [--idle-timeout MS] [--max-in-flight N] [--zygote]\n";
 
 template <class Number>
 Number parse_number(std::string_view option, std::string_view text) {
@@ -102,6 +105,10 @@ config parse_arguments(int argc, char** argv) {
     if (option == "--help" || option == "-h") {
       std::cout << usage;
       std::exit(0);
+    }
+    if (option == "--zygote") {
+      c.zygote = true;
+      continue;
     }
     if (i + 1 >= argc) throw std::invalid_argument(std::string(option) + " needs a value");
     const std::string_view value = argv[++i];
@@ -182,7 +189,9 @@ class summer {
 class pool_summer final : public summer {
  public:
   pool_summer(asio::io_context& io, const config& c, std::size_t workers)
-      : pool_(io, c.child.string(), {}, {.workers = workers, .request_timeout = c.timeout, .max_in_flight_per_worker = c.max_in_flight}) {}
+      : pool_(io, c.child.string(), {},
+              {.workers = workers, .request_timeout = c.timeout, .max_in_flight_per_worker = c.max_in_flight,
+               .zygote = c.zygote}) {}
 
   awaitable<answer> sum(sum_request request) override {
     const json message = request.n ? json{{"n", *request.n}} : json("开始计算");
@@ -202,7 +211,9 @@ class pool_summer final : public summer {
 
 class per_request_summer final : public summer {
  public:
-  per_request_summer(asio::io_context& io, const config& c) : io_(io), config_(c) {}
+  per_request_summer(asio::io_context& io, const config& c) : io_(io), config_(c) {
+    if (c.zygote) zygote_.emplace(io, c.child.string(), std::vector<std::string>{}, options());
+  }
 
   // The seed's handler, step by step: fork, send, answer from "message" or from "close".
   awaitable<answer> sum(sum_request request) override {
@@ -213,7 +224,12 @@ class per_request_summer final : public summer {
     };
     // The listeners outlive this coroutine (the child closes after it answered): they share.
     auto state = std::make_shared<outcome>(io_);
-    auto child = forkipc::fork(io_, config_.child.string(), {}, {.timeout = config_.timeout});
+    std::shared_ptr<forkipc::child_process> child;
+    try {
+      child = start_child();
+    } catch (const forkipc::error& e) {  // out of processes or descriptors, say: this request fails
+      co_return answer{http::status::internal_server_error, "error: " + std::string(e.what()) + "\n"};
+    }
     child->on("message", [state](const json& m) {
       if (!state->message) state->message = m;
       state->settled.cancel();
@@ -230,11 +246,26 @@ class per_request_summer final : public summer {
     co_return answer{http::status::internal_server_error, "error"};
   }
 
-  void close() override {}  // each child is disconnected once it answered
+  void close() override { zygote_.reset(); }  // each child is disconnected once it answered
 
  private:
+  forkipc::fork_options options() const { return {.timeout = config_.timeout}; }
+
+  // Spawned, or forked by the zygote; a zygote that has ended (killed, say) is started again.
+  std::shared_ptr<forkipc::child_process> start_child() {
+    if (!zygote_) return forkipc::fork(io_, config_.child.string(), {}, options());
+    try {
+      return zygote_->fork();
+    } catch (const forkipc::error& e) {
+      if (e.code() != forkipc::errc::channel_closed) throw;
+    }
+    zygote_.emplace(io_, config_.child.string(), std::vector<std::string>{}, options());
+    return zygote_->fork();
+  }
+
   asio::io_context& io_;
   const config& config_;
+  std::optional<forkipc::zygote> zygote_;
 };
 
 // The open connections, so that a stop can close those waiting for a request.

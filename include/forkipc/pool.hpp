@@ -54,6 +54,14 @@ struct pool_options {
   /// next before the last is answered saves a wake-up per request (the sum server); then a slow
   /// request delays those queued behind it on its worker. 0: unbounded.
   std::size_t max_in_flight_per_worker = 1;
+  /// Start the workers from a forkipc::zygote of the program (see zygote.hpp) instead of
+  /// spawning each: the program's start-up runs once, and every later start (a replacement
+  /// after a crash or a timeout, recycling with max_requests_per_worker, resize()) costs a fork.
+  /// The zygote starts with the pool, ends when the pool closes, and is started again if it has
+  /// ended. The workers share what the program initialised before its first call into forkipc
+  /// (re-seed random generators in serve()'s handler or after that call). The linux backend
+  /// only: elsewhere the pool's constructor throws std::errc::not_supported.
+  bool zygote = false;
 };
 
 /// Options of one request, for pool::async_request(message, options, token).

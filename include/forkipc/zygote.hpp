@@ -45,7 +45,9 @@ class zygote {
   /// Starts module_path args... as fork() would, with options (serialization, transport, env,
   /// cwd, timeout, kill_signal, silent, limits... are each child's; the zygote itself gets no
   /// timeout, no limits and keeps the parent's stdout and stderr). Returns once the program is
-  /// running, not once it has become the zygote. Throws as fork() does.
+  /// running, not once it has become the zygote. Throws as fork() does, and
+  /// std::errc::not_supported on the posix backend, which has no way to fork a child for
+  /// another process (Linux's CLONE_PARENT).
   zygote(boost::asio::io_context& io, std::string module_path, std::vector<std::string> args = {},
          fork_options options = {});
   /// Ends the zygote: closes its channel, gives it 500 ms, then sends SIGKILL, and reaps it. Its

@@ -16,6 +16,7 @@
 
 #include <forkipc/child_process.hpp>
 #include <forkipc/error.hpp>
+#include <forkipc/zygote.hpp>
 
 #include "pool/envelope.hpp"
 
@@ -236,10 +237,25 @@ class pool::impl : public std::enable_shared_from_this<impl> {
         workers_.begin(), workers_.end(), [](const auto& w) { return w->leaving == departure::none; }));
   }
 
-  // Throws what forkipc::fork() throws.
+  // A worker's process: spawned, or forked by the pool's zygote, which starts with the first. A
+  // zygote that has ended (killed, or crashed in its start-up) is started again, once.
+  std::shared_ptr<child_process> start_process() {
+    if (!options_.zygote) return forkipc::fork(io_, module_path_, args_, options_.fork);
+    if (!zygote_) zygote_.emplace(io_, module_path_, args_, options_.fork);
+    try {
+      return zygote_->fork();
+    } catch (const error& e) {
+      if (e.code() != errc::channel_closed) throw;
+    }
+    zygote_.reset();
+    zygote_.emplace(io_, module_path_, args_, options_.fork);
+    return zygote_->fork();
+  }
+
+  // Throws what forkipc::fork() (or zygote::fork()) throws.
   void spawn_worker(bool replacement) {
     auto w = std::make_shared<worker>();
-    w->process = forkipc::fork(io_, module_path_, args_, options_.fork);
+    w->process = start_process();
     w->started = clock::now();
     if (replacement) ++restarts_;
     const std::weak_ptr<worker> weak = w;
@@ -364,6 +380,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
     if (!closing_ || !waiting_.empty()) return;
     for (auto& timer : respawn_timers_) timer->cancel();
     respawn_timers_.clear();
+    zygote_.reset();  // no worker starts any more; those it forked go on until settled
     for (const auto& w : std::vector<std::shared_ptr<worker>>(workers_)) settle(*w);
   }
 
@@ -458,6 +475,7 @@ class pool::impl : public std::enable_shared_from_this<impl> {
   std::string module_path_;
   std::vector<std::string> args_;
   pool_options options_;
+  std::optional<zygote> zygote_;                  // with pool_options::zygote, from the first start
   std::size_t target_ = 0;                        // the workers the pool keeps (resize() sets it)
   std::vector<std::shared_ptr<worker>> workers_;  // in start order; a worker leaves on "close"
   std::unordered_map<std::uint64_t, request> requests_;

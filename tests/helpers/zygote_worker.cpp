@@ -1,7 +1,8 @@
 // A program for forkipc::zygote in the tests. Its start-up appends a line to the file argv[1]
 // (so the test can count how many start-ups ran) and seeds a generator, then it enters forkipc's
 // child side the way argv[2] says: "sync" (sync::parent), "async" (has_parent(), then parent()
-// on an io_context), or "thread" (starts a thread first, which a zygote must refuse). Then it
+// on an io_context), "serve" (a pool worker on forkipc::serve), or "thread" (starts a thread
+// first, which a zygote must refuse). Then it
 // answers each message {"op": ...} with a value:
 //   "pid", "ppid"       its pid, its parent's pid
 //   "startups"          how many start-ups the file counts
@@ -93,6 +94,10 @@ int main(int argc, char** argv) {
     auto parent = forkipc::parent(io);
     parent->on("message", [&](const forkipc::json& m) { parent->send(answer(m, startups)); });
     io.run();
+    return 0;
+  }
+  if (entry == "serve") {
+    forkipc::serve([&](const forkipc::json& request) { return answer(request, startups); });
     return 0;
   }
   forkipc::sync::parent parent;
