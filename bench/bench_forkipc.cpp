@@ -10,6 +10,7 @@
 //                                         serialization (through shared memory, or with
 //                                         --inline through the socket): MB/s
 //   bench_forkipc stream-binary N         as stream, in binary serialization
+//   bench_forkipc recycle N [--zygote]    a pool of 2 workers recycled after every request: req/s
 //   bench_forkipc spawn N [--zygote]      fork() (or zygote::fork()) to the child's first
 //                                         message: median, in ms
 //   bench_forkipc stream-bytes N          N send_bytes() of 16 bytes one way: messages/s, and
@@ -79,6 +80,10 @@ double seconds_since(clock_type::time_point start) {
 
 // The child's roles.
 int child_main(const std::string& role) {
+  if (role == "serve") {  // a pool worker that answers each request with itself
+    forkipc::serve([](const json& request) { return request; });
+    return 0;
+  }
   boost::asio::io_context io;
   auto parent = forkipc::parent(io);
   if (role == "echo") {
@@ -278,6 +283,30 @@ void spawn(std::size_t count, bool from_zygote) {
          percentile(times, 0.5), "ms");
 }
 
+// A pool of 2 workers, each recycled after one request (max_requests_per_worker 1), spawned or
+// forked by a zygote: requests a second, N of them, 4 at a time. Each request costs a worker start.
+void recycle(std::size_t count, bool from_zygote) {
+  boost::asio::io_context io;
+  forkipc::pool pool(io, self_path(), {"serve"}, {.workers = 2, .max_requests_per_worker = 1, .zygote = from_zygote});
+  std::size_t sent = 0, answered = 0;
+  std::function<void()> send_next = [&] {
+    pool.async_request(json(sent++), [&](std::error_code ec, json) {
+      if (ec) throw std::runtime_error("a request failed: " + ec.message());
+      if (++answered == count) pool.close();
+      else if (sent < count) send_next();
+    });
+  };
+  bool ready = false;
+  pool.async_wait_ready([&](std::error_code) { ready = true; });
+  while (!ready) io.run_one();  // the workers' (and the zygote's) first start, untimed
+  const auto start = clock_type::now();
+  for (int i = 0; i < 4 && sent < count; ++i) send_next();
+  while (answered < count) io.run_one();
+  report(from_zygote ? "pool recycling every request (zygote)" : "pool recycling every request",
+         static_cast<double>(count) / seconds_since(start), "req/s");
+  io.run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -316,6 +345,8 @@ int main(int argc, char** argv) {
               number(1), json::binary(std::vector<std::uint8_t>(number(2), 'x')), options);
     } else if (shape == "spawn") {
       spawn(number(1), std::find(args.begin(), args.end(), "--zygote") != args.end());
+    } else if (shape == "recycle") {
+      recycle(number(1), std::find(args.begin(), args.end(), "--zygote") != args.end());
     } else if (shape == "idle") {
       idle(number(1), f);
     } else {
@@ -324,7 +355,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "bench_forkipc: " << e.what() << "\n"
               << "usage: bench_forkipc roundtrip N [--split] [--shm] [--bytes] | stream N | stream-binary N"
-                 " | stream-bytes N [--shm] | big N BYTES | binary N BYTES [--inline] | spawn N [--zygote] | idle SECONDS [--shm]\n";
+                 " | stream-bytes N [--shm] | big N BYTES | binary N BYTES [--inline] | spawn N [--zygote] | recycle N [--zygote]"
+                 " | idle SECONDS [--shm]\n";
     return 2;
   }
 }

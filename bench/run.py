@@ -82,6 +82,8 @@ def main():
         (["big", str(200 // scale), str(1 << 20)], False, ["forkipc", "raw", "node", "python"]),
         (["spawn", str(50 // (5 if args.quick else 1))], False, ["forkipc", "raw", "node"]),
         (["spawn", str(50 // (5 if args.quick else 1)), "--zygote"], False, ["forkipc"]),
+        (["recycle", str(500 // (5 if args.quick else 1))], False, ["forkipc"]),
+        (["recycle", str(500 // (5 if args.quick else 1)), "--zygote"], False, ["forkipc"]),
         # binary serialization and its shared-memory path, against the raw limit
         (["stream-binary", str(1000000 // scale)], False, ["forkipc", "raw"]),
         (["binary", str(200 // scale), str(1 << 20), "--inline"], False, ["forkipc", "raw"]),

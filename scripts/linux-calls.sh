@@ -17,24 +17,41 @@ mapfile -t suites < <(meson test -C "$dir" --list 2>/dev/null | grep -E "${FORKI
 # are left out: under ptrace each signal and each fork stops for strace, so that a stream of
 # signals starves the receive they interrupt and 10,000 forks outlast the suite's timeout.
 meson test -C "$dir" --no-rebuild --num-processes 2 \
-  --test-args="--no-breaks --test-case-exclude=*fork/exit cycles*,*signals arriving all the time*" \
-  --wrapper "strace -f -ff -qq -e trace=execve,pidfd_open,pidfd_send_signal,memfd_create,close_range -o $traces/t" \
+  --test-args="--no-breaks --test-case-exclude=*fork/exit*,*signals?arriving*" \
+  --wrapper "strace -f -ff -qq -e trace=execve,clone,clone3,fork,vfork,pidfd_open,pidfd_send_signal,memfd_create,close_range -o $traces/t" \
   "${suites[@]}" >/dev/null || { echo "linux-calls: a suite failed under strace" >&2; exit 1; }
 python3 - "$traces" "$(cd "$dir" && pwd)" "${#suites[@]}" <<'PY'
 import os, re, sys
 traces, build, suites = sys.argv[1], sys.argv[2], int(sys.argv[3])
 forbidden = ("pidfd_open", "pidfd_send_signal", "memfd_create", "close_range")
-processes, ours, others = 0, [], []
+# Who made a call: the program the process had exec'd by then, else (a fork before its exec,
+# such as the child half of a posix_spawn) its parent's.
+parent, execs, calls = {}, {}, {}
 for name in os.listdir(traces):
-    processes += 1
-    program = "?"
+    pid = int(name.split(".")[-1])
     with open(os.path.join(traces, name), errors="replace") as f:
         for line in f:
             m = re.match(r'execve\("([^"]*)"', line)
-            if m and "= 0" in line:
-                program = m.group(1)
-            elif line.startswith(forbidden):
-                (ours if program.startswith(build) else others).append(f"{program}: {line.strip()}")
+            if m and line.rstrip().endswith("= 0"):
+                execs[pid] = m.group(1)
+            m = re.match(r'(clone3?|v?fork)\(.*= (\d+)$', line.rstrip())
+            if m:
+                parent[int(m.group(2))] = pid
+            if line.startswith(forbidden):
+                calls.setdefault(pid, []).append((execs.get(pid), line.strip()))
+def program(pid):
+    seen = set()
+    while pid not in execs and pid in parent and pid not in seen:
+        seen.add(pid)
+        pid = parent[pid]
+    return execs.get(pid, "?")
+processes = len(os.listdir(traces))
+ours, others = [], []
+for pid, lines in calls.items():
+    for exec_then, line in lines:
+        who = exec_then if exec_then else program(parent.get(pid, -1))
+        where = "" if exec_then else ", a fork of it before its exec"
+        (ours if who.startswith(build) else others).append(f"{who} (pid {pid}{where}): {line}")
 print(f"linux-calls: {suites} suites, {processes} processes under strace")
 for line in others:
     print("  not forkipc's:", line)

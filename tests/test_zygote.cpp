@@ -290,3 +290,12 @@ TEST_CASE("the posix backend refuses zygotes and no_new_privileges clearly, befo
   refused([&] { forkipc::sync::child child(helper("zygote_worker"), {"/dev/null", "sync"}, {.no_new_privileges = true}); },
           "no_new_privileges");
 }
+
+TEST_CASE("limits: a child past its processor time ends with SIGXCPU, as the kernel ends it") {
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, "/bin/sh", {"-c", "while :; do :; done"},
+                             {.limits = {.cpu_time = std::chrono::seconds(1)}});
+  recorder seen(*child);
+  REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  CHECK(seen.lifecycle().back() == "close SIG" + std::to_string(SIGXCPU));
+}

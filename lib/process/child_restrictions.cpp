@@ -11,9 +11,11 @@
 namespace forkipc::detail {
 namespace {
 
-int set_limit(int resource, std::uint64_t value) noexcept {
+// The soft limit is the value, the hard one `grace` more, so that the soft limit's signal comes
+// first where there is one.
+int set_limit(int resource, std::uint64_t value, std::uint64_t grace = 0) noexcept {
   if (value == child_restrictions::unlimited) return 0;
-  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value + grace)};
   return ::setrlimit(resource, &limit) == 0 ? 0 : errno;
 }
 
@@ -21,7 +23,9 @@ int set_limit(int resource, std::uint64_t value) noexcept {
 
 int restrict_this_process(const child_restrictions& r) noexcept {
   if (const int failed = set_limit(RLIMIT_AS, r.memory_bytes)) return failed;
-  if (const int failed = set_limit(RLIMIT_CPU, r.cpu_seconds)) return failed;
+  // SIGXCPU at the limit, which ends the child (or lets it end itself), then SIGKILL a second
+  // later: with both limits equal the kernel would send SIGKILL alone.
+  if (const int failed = set_limit(RLIMIT_CPU, r.cpu_seconds, 1)) return failed;
   if (const int failed = set_limit(RLIMIT_NOFILE, r.open_files)) return failed;
   if (r.no_new_privileges)
     if (const int failed = forbid_new_privileges()) return failed;
