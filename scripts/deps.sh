@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, whatever forkipc's build and tests need that this Debian machine lacks.
 # Run by the other scripts; safe to run again (it installs nothing when nothing is missing).
-# With the argument "fuzz", also clang and its libFuzzer runtime, for scripts/fuzz.sh; with
-# "docs", also Doxygen, for the API reference (ninja -C build docs); with "load", also stress-ng,
-# for scripts/under-load.sh; with "libcxx", also clang and libc++ (the toolchain of macOS), for a
-# build with CXX=clang++ and -stdlib=libc++.
+# Each argument adds a group: "fuzz", clang and its libFuzzer runtime, for scripts/fuzz.sh;
+# "docs", Doxygen, for the API reference (ninja -C build docs); "load", stress-ng, for
+# scripts/under-load.sh; "libcxx", clang and libc++ (the toolchain of macOS), for a build with
+# CXX=clang++ and -stdlib=libc++; "sanitizers", that and clang's sanitizer runtimes, for the
+# sanitized builds of scripts/ci-builds.sh.
 set -euo pipefail
 
 packages=(g++ meson ninja-build pkg-config cmake libboost-dev nlohmann-json3-dev doctest-dev)
-if [[ ${1:-} == fuzz ]]; then packages+=(clang libclang-rt-14-dev); fi
-if [[ ${1:-} == docs ]]; then packages+=(doxygen); fi
-if [[ ${1:-} == load ]]; then packages+=(stress-ng); fi
-if [[ ${1:-} == libcxx ]]; then packages+=(clang libc++-dev libc++abi-dev); fi
+for group in "$@"; do
+  case $group in
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    docs) packages+=(doxygen) ;;
+    load) packages+=(stress-ng) ;;
+    libcxx) packages+=(clang libc++-dev libc++abi-dev) ;;
+    sanitizers) packages+=(clang libc++-dev libc++abi-dev libclang-rt-14-dev) ;;
+    *) echo "forkipc: scripts/deps.sh: unknown group \"$group\"" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

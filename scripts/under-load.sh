@@ -4,7 +4,7 @@
 # busy by another process (stress-ng, installed with apt-get if missing) while the suites run
 # RUNS times in a row (3 by default) in each build folder, made as .ci/run makes them:
 #   plain  build/       scripts/test.sh build
-#   asan   build-asan/  scripts/test.sh build-asan -Db_sanitize=address,undefined --buildtype=debug -Dbenchmarks=false
+#   asan   build-asan/  scripts/test.sh build-asan, configured by scripts/ci-builds.sh
 # (a folder already configured is used as it is). The folders are built before the load starts.
 # The load stops when the script ends, however it ends: on its own, on a signal, or, should the
 # script be SIGKILLed, within a second, by a watcher that sees it gone.
@@ -55,11 +55,11 @@ for b in "${build_list[@]}"; do
 done
 
 # Built first, on a machine only as busy as it is.
-scripts/deps.sh load || exit 1
+scripts/deps.sh load sanitizers || exit 1
 for b in "${build_list[@]}"; do
   case $b in
     plain) scripts/build.sh build >/dev/null || exit 1 ;;
-    asan) scripts/build.sh build-asan -Db_sanitize=address,undefined --buildtype=debug -Dbenchmarks=false >/dev/null || exit 1 ;;
+    asan) (source scripts/ci-builds.sh && CXX=$sanitized_cxx scripts/build.sh build-asan "${asan_setup[@]}") >/dev/null || exit 1 ;;
   esac
 done
 

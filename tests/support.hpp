@@ -23,6 +23,17 @@ using namespace std::chrono_literals;
 inline constexpr std::string_view platform = FORKIPC_PLATFORM;
 inline constexpr bool linux_backend = platform == "linux";
 
+/// Whether this build runs under AddressSanitizer (g++'s and clang++'s ways of saying so), which
+/// reserves terabytes of address space at start-up: a child with an address-space limit cannot
+/// even start under it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool address_sanitized = true;
+#elif defined(__has_feature)
+inline constexpr bool address_sanitized = __has_feature(address_sanitizer);
+#else
+inline constexpr bool address_sanitized = false;
+#endif
+
 /// Whether path (where a /proc/PID/fd link leads, or a line of /proc/PID/maps) is shared memory
 /// forkipc made under name ("forkipc-segment", "forkipc-ring", "forkipc-channel"): a memfd of
 /// that name on the linux backend; on the posix one, which cannot give it a lasting name, an
