@@ -11,7 +11,7 @@ dir=${1:-build-posix}
 command -v strace >/dev/null || { echo "linux-calls: needs strace (apt-get install strace)" >&2; exit 1; }
 traces=$(mktemp -d)
 trap 'rm -rf "$traces"' EXIT
-mapfile -t suites < <(meson test -C "$dir" --list 2>/dev/null | grep -E "${FORKIPC_SUITES:-.}" |
+mapfile -t suites < <(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -E "${FORKIPC_SUITES:-.}" |
   grep -Ev '^(docs_programs|consumer_|layers|example_|shared_counter)')
 # --no-breaks: doctest raises SIGTRAP on a failed check when it sees a tracer. Two stress cases
 # are left out: under ptrace each signal and each fork stops for strace, so that a stream of
