@@ -1,6 +1,8 @@
 // forkipc::fork_options: how fork() starts a child.
 #pragma once
 
+#include <sys/types.h>  // uid_t, gid_t
+
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -91,6 +93,25 @@ struct fork_options {
   /// (PR_SET_NO_NEW_PRIVS: set-user-ID and set-group-ID programs and file capabilities do not
   /// apply), as for a sandboxed parser or plug-in. Through the helper program too.
   bool no_new_privileges = false;
+
+  /// The user the child runs as (Node's uid): its real, effective and saved user ID, set before
+  /// its program runs. With uid or gid, the child's supplementary groups are dropped too where
+  /// the parent may (root: else the child would keep root's group 0). Changing the user needs
+  /// root (or CAP_SETUID): otherwise fork() throws forkipc::error with EPERM, naming setuid.
+  /// The program, its folders, and what it opens must be reachable by that user: an unreachable
+  /// program makes fork() throw EACCES. A spawned child is started through forkipc's helper
+  /// program (see kill_on_parent_exit); a zygote child sets it itself.
+  std::optional<uid_t> uid{};
+
+  /// The group the child runs as (Node's gid): set before uid, with the same rules (setgid:
+  /// root or CAP_SETGID, else fork() throws EPERM naming setgid).
+  std::optional<gid_t> gid{};
+
+  /// true: the child leads a new session and process group (setsid, Node's detached): it has no
+  /// controlling terminal, and a signal to the parent's process group (Ctrl-C in a terminal)
+  /// does not reach it. It is still the parent's child: its events, its timeout, and the
+  /// parent's destructor apply as to any other (Node's unref() has no counterpart).
+  bool detached = false;
 };
 
 }  // namespace forkipc

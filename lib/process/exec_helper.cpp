@@ -2,7 +2,8 @@
 // system (process/platform.hpp's spawn_can): closing every descriptor it must not inherit (the
 // posix backend, glibc before 2.34), entering its working directory (glibc before 2.29), a
 // death signal (fork_options::kill_on_parent_exit), resource limits (fork_options::limits), no
-// new privileges. Installed in libexecdir/forkipc; spawn.cpp runs it in the program's place,
+// new privileges, another user or group (fork_options::uid, gid), a new session where
+// posix_spawn has none (fork_options::detached, posix backend). Installed in libexecdir/forkipc; spawn.cpp runs it in the program's place,
 // with the child's descriptors 0 to 3 and its environment already set up:
 //
 //   forkipc-exec <setting>... -- <program> <argv[0]> <argv[1]>...
@@ -13,10 +14,13 @@
 //   as=BYTES, cpu=SECONDS, nofile=COUNT   setrlimit(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE)
 //   nnp                                   no new privileges
 //   parent=PID                            SIGKILL when the parent dies
-// The last three are applied after the others, by process/child_restrictions.hpp (which a
-// zygote's child uses too); then it execs program. fd 4 is a pipe to the parent, made close-on-exec here: a failed setting
-// or exec writes its errno there, so that fork() throws the same error as for a program started
-// directly. Every setting survives execve.
+//   setsid                                a new session (detached, where posix_spawn cannot)
+//   gid=GID, uid=UID                      setgid, setuid (and the supplementary groups dropped)
+// All but close_from and cd are applied after those two, by process/child_restrictions.hpp
+// (which a zygote's child uses too); then it execs program. fd 4 is a pipe to the parent, made
+// close-on-exec here: a failed setting or exec writes its errno there, and the
+// restriction_step that failed, so that fork() throws the same error as for a program started
+// directly, naming the step. Every setting survives execve.
 //
 // Why a helper program: posix_spawn has no hook to run code in the child before exec. The
 // alternative, a fork() or clone(CLONE_VM | CLONE_VFORK) child of our own, would redo
@@ -31,6 +35,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <string_view>
 
 #include "process/child_restrictions.hpp"
@@ -39,8 +44,10 @@ namespace {
 
 constexpr int error_pipe = 4;
 
-[[noreturn]] void fail(int err) {
-  while (::write(error_pipe, &err, sizeof err) < 0 && errno == EINTR) {
+// One write of the two numbers: the parent reads them together or not at all.
+[[noreturn]] void fail(int err, forkipc::detail::restriction_step step = forkipc::detail::restriction_step::none) {
+  const std::int32_t report[2] = {err, static_cast<std::int32_t>(step)};
+  while (::write(error_pipe, report, sizeof report) < 0 && errno == EINTR) {
   }
   ::_exit(127);
 }
@@ -107,6 +114,14 @@ void apply(std::string_view setting, forkipc::detail::child_restrictions& r) {
   } else if (name == "parent") {
     r.parent = static_cast<pid_t>(number(value));
     if (r.parent == 0) fail(EINVAL);
+  } else if (name == "setsid") {
+    r.new_session = true;
+  } else if (name == "gid") {
+    r.change_group = true;
+    r.group = static_cast<gid_t>(number(value));
+  } else if (name == "uid") {
+    r.change_user = true;
+    r.user = static_cast<uid_t>(number(value));
   } else {
     fail(EINVAL);
   }
@@ -120,7 +135,7 @@ int main(int argc, char** argv) {
   int next = 1;
   for (; next < argc && std::string_view(argv[next]) != "--"; ++next) apply(argv[next], restrictions);
   if (argc - next < 3) fail(EINVAL);  // "--", the program, its argv[0]
-  if (const int failed = forkipc::detail::restrict_this_process(restrictions)) fail(failed);
+  if (const auto failed = forkipc::detail::restrict_this_process(restrictions)) fail(failed.error, failed.step);
   ::execv(argv[next + 1], argv + next + 2);  // the environment is this process's: the one fork() prepared
   fail(errno);
 }

@@ -6,6 +6,7 @@
 
 #include <forkipc/fork_options.hpp>
 
+#include "process/child_restrictions.hpp"
 #include "process/process.hpp"
 #include "transport/byte_stream.hpp"  // channel_link
 #include "unique_fd.hpp"
@@ -34,6 +35,14 @@ struct channel_ends {
 
 /// Throws forkipc::error naming program when the socketpair or the shared memory cannot be had.
 channel_ends make_channel(const fork_options& options, const std::string& program);
+
+/// What options ask of the child before its program runs, applied by the helper program or a
+/// zygote; parent: the process whose death kills it with kill_on_parent_exit.
+child_restrictions restrictions_of(const fork_options& options, pid_t parent);
+
+/// What failed in a child started with options, and what the user can do about it, for an
+/// error's text: "setuid(65534) failed in the child (changing ... needs root ...)".
+std::string describe_failure(const restriction_failure& failure, const fork_options& options);
 
 /// A silent child's stdout and stderr: the read ends for the parent (non-blocking,
 /// close-on-exec), the write ends for the child (moved above 0-2). Throws forkipc::error.

@@ -44,6 +44,10 @@ fork_options zygote_options(fork_options options) {
   options.timeout = std::chrono::milliseconds(0);
   options.silent = false;
   options.limits = {};  // each child's, not the zygote's: its start-up may need more
+  // Each child's too: the zygote keeps its owner's user, to give each child what it asks.
+  options.uid.reset();
+  options.gid.reset();
+  options.detached = false;
   return options;
 }
 
@@ -55,10 +59,7 @@ protocol::request request_for(const fork_options& options) {
   protocol::request r;
   if (options.silent) r.flags |= protocol::request::silent;
   if (options.kill_on_parent_exit) r.flags |= protocol::request::kill_on_parent_exit;
-  r.restrictions.no_new_privileges = options.no_new_privileges;
-  if (options.limits.memory_bytes) r.restrictions.memory_bytes = *options.limits.memory_bytes;
-  if (options.limits.cpu_time) r.restrictions.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
-  if (options.limits.open_files) r.restrictions.open_files = *options.limits.open_files;
+  r.restrictions = restrictions_of(options, 0);  // the zygote knows the parent
   return r;
 }
 
@@ -123,7 +124,7 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
       answer.append(bytes, static_cast<std::size_t>(got));
       if (answer.size() >= protocol::reply::header_size) {
         std::uint32_t length = 0;
-        std::memcpy(&length, answer.data() + 8, 4);
+        std::memcpy(&length, answer.data() + 16, 4);
         if (answer.size() >= protocol::reply::header_size + length) break;
       }
       continue;
@@ -142,6 +143,17 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
   }
   std::int32_t value = 0;
   std::memcpy(&value, answer.data() + 4, 4);
+  if (answer[0] == 'R') {
+    restriction_failure failed;
+    std::int32_t step = 0;
+    std::memcpy(&failed.error, answer.data() + 8, 4);
+    std::memcpy(&step, answer.data() + 12, 4);
+    failed.step = static_cast<restriction_step>(step);
+    while (::waitpid(value, nullptr, 0) < 0 && errno == EINTR) {  // it has ended, or is about to
+    }
+    throw error(std::error_code(failed.error, std::system_category()),
+                "cannot fork a child of \"" + program_ + "\" from its zygote: " + describe_failure(failed, options));
+  }
   if (answer[0] != 'P') {
     throw error(std::error_code(value, std::system_category()),
                 "the zygote of \"" + program_ + "\" cannot fork: " + answer.substr(protocol::reply::header_size));

@@ -1,0 +1,165 @@
+// fork_options' uid, gid and detached (issue 25), against real children
+// (tests/helpers/credentials.cpp), spawned and, where the backend has zygotes, from a zygote.
+#include "support.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+
+using forkipc::json;
+using test::helper;
+using test::recorder;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr unsigned nobody = 65534;
+
+// Whether a user other than the owner can reach and run path: every folder on the way
+// searchable, the file readable and executable by others.
+bool reachable_by_others(const std::filesystem::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH)) return false;
+  for (std::filesystem::path dir = std::filesystem::absolute(path).parent_path();; dir = dir.parent_path()) {
+    if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
+    if (dir == dir.root_path()) return true;
+  }
+}
+
+// Why a test of another user cannot run here, or nothing: it needs root, and the programs (the
+// helper, forkipc-exec, the library beside it) reachable by user 65534.
+std::optional<std::string> cannot_change_user() {
+  if (::geteuid() != 0) return "needs root, to start children as another user";
+  const std::filesystem::path library_dir = FORKIPC_EXEC_HELPER_DIR;
+  for (const std::filesystem::path& path :
+       {std::filesystem::path(helper("credentials")), library_dir / "forkipc-exec", library_dir / "libforkipc.so"})
+    if (!reachable_by_others(std::filesystem::canonical(path)))
+      return path.string() + " is not reachable by other users (a folder on its way is not searchable by them)";
+  return std::nullopt;
+}
+
+// credentials children with the same options, spawned and, on the linux backend, from a zygote.
+class children_of {
+ public:
+  children_of(boost::asio::io_context& io, std::vector<std::string> args, forkipc::fork_options options)
+      : io_(io), args_(std::move(args)), options_(std::move(options)) {
+    if (test::linux_backend) zygote_.emplace(io, helper("credentials"), args_, options_);
+  }
+  std::vector<bool> kinds() const { return zygote_ ? std::vector<bool>{false, true} : std::vector<bool>{false}; }
+  std::shared_ptr<forkipc::child_process> start(bool from_zygote) {
+    return from_zygote ? zygote_->fork() : forkipc::fork(io_, helper("credentials"), args_, options_);
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::vector<std::string> args_;
+  forkipc::fork_options options_;
+  std::optional<forkipc::zygote> zygote_;
+};
+
+// The first message of each kind of child started with options (args for the helper).
+std::vector<json> reports(forkipc::fork_options options, std::vector<std::string> args = {}) {
+  boost::asio::io_context io;
+  children_of both(io, std::move(args), std::move(options));
+  std::vector<json> seen_reports;
+  for (const bool from_zygote : both.kinds()) {
+    CAPTURE(from_zygote);
+    auto child = both.start(from_zygote);
+    recorder seen(*child);
+    REQUIRE(test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); }));
+    REQUIRE(!seen.messages.empty());
+    seen_reports.push_back(seen.messages.front());
+    child->disconnect();
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+    CHECK(seen.lifecycle().back() == "close 0");
+  }
+  return seen_reports;
+}
+
+}  // namespace
+
+TEST_CASE("uid and gid: a child started as user and group 65534 runs as them, without root's groups") {
+  if (const auto why = cannot_change_user()) {
+    MESSAGE("skipped: " << *why);
+    return;
+  }
+  for (const json& who : reports({.uid = nobody, .gid = nobody})) {
+    CAPTURE(who);
+    CHECK(who["uid"] == nobody);
+    CHECK(who["euid"] == nobody);
+    CHECK(who["gid"] == nobody);
+    CHECK(who["egid"] == nobody);
+    // Dropped, as libuv drops them: none of root's stays (group 0 would still open root's files).
+    for (const json& group : who["groups"]) CHECK(group == nobody);
+  }
+}
+
+TEST_CASE("uid alone: the child runs as that user, in the parent's group") {
+  if (const auto why = cannot_change_user()) {
+    MESSAGE("skipped: " << *why);
+    return;
+  }
+  for (const json& who : reports({.uid = nobody})) {
+    CAPTURE(who);
+    CHECK(who["uid"] == nobody);
+    CHECK(who["gid"] == ::getgid());
+    CHECK(who["groups"].empty());
+  }
+}
+
+TEST_CASE("uid and gid without privileges: fork() throws EPERM naming setuid or setgid") {
+  if (const auto why = cannot_change_user()) {
+    MESSAGE("skipped: " << *why);
+    return;
+  }
+  // A child gives up root, then asks for user 0, and for group 0: its refusals come back.
+  std::vector<std::string> args{"unprivileged"};
+  if (test::linux_backend) args.push_back("zygote");
+  forkipc::sync::child asker(helper("credentials"), args);
+  const auto refusals = asker.receive(30s);
+  REQUIRE(refusals);
+  CAPTURE(*refusals);
+  REQUIRE(refusals->size() == (test::linux_backend ? 4u : 2u));
+  const std::size_t per_option = test::linux_backend ? 2 : 1;
+  for (std::size_t i = 0; i < refusals->size(); ++i) {
+    const json& refused = (*refusals)[i];
+    CAPTURE(refused);
+    REQUIRE(refused.is_object());
+    CHECK(refused["code"] == EPERM);
+    const std::string what = refused["what"];
+    CHECK(what.find(i < per_option ? "setuid(0) failed in the child" : "setgid(0) failed in the child") !=
+          std::string::npos);
+    CHECK(what.find("needs root") != std::string::npos);
+    CHECK(what.find("credentials") != std::string::npos);  // the program
+  }
+}
+
+TEST_CASE("detached: the child leads a new session and process group; without it, it shares the parent's") {
+  for (const json& who : reports({.detached = true})) {
+    CAPTURE(who);
+    CHECK(who["sid"] == who["pid"]);
+    CHECK(who["pgid"] == who["pid"]);
+    CHECK(who["sid"] != ::getsid(0));
+    CHECK(who["pgid"] != ::getpgid(0));
+  }
+  for (const json& who : reports({})) {
+    CAPTURE(who);
+    CHECK(who["sid"] == ::getsid(0));
+    CHECK(who["pgid"] == ::getpgid(0));
+  }
+}
+
+TEST_CASE("detached with uid and gid: all three apply") {
+  if (const auto why = cannot_change_user()) {
+    MESSAGE("skipped: " << *why);
+    return;
+  }
+  for (const json& who : reports({.uid = nobody, .gid = nobody, .detached = true})) {
+    CAPTURE(who);
+    CHECK(who["uid"] == nobody);
+    CHECK(who["gid"] == nobody);
+    CHECK(who["sid"] == who["pid"]);
+  }
+}
