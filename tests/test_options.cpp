@@ -1,5 +1,6 @@
-// fork_options' uid, gid and detached (issue 25), against real children
-// (tests/helpers/credentials.cpp), spawned and, where the backend has zygotes, from a zygote.
+// fork_options' uid, gid and detached, and a silent child's stdin (issue 25), against real
+// children (tests/helpers/credentials.cpp, stdin_echo.cpp), spawned and, where the backend has
+// zygotes, from a zygote.
 #include "support.hpp"
 
 #include <sys/stat.h>
@@ -40,20 +41,22 @@ std::optional<std::string> cannot_change_user() {
   return std::nullopt;
 }
 
-// credentials children with the same options, spawned and, on the linux backend, from a zygote.
+// Children of a helper with the same options, spawned and, on the linux backend, from a zygote.
 class children_of {
  public:
-  children_of(boost::asio::io_context& io, std::vector<std::string> args, forkipc::fork_options options)
-      : io_(io), args_(std::move(args)), options_(std::move(options)) {
-    if (test::linux_backend) zygote_.emplace(io, helper("credentials"), args_, options_);
+  children_of(boost::asio::io_context& io, std::string program, std::vector<std::string> args,
+              forkipc::fork_options options)
+      : io_(io), program_(helper(program)), args_(std::move(args)), options_(std::move(options)) {
+    if (test::linux_backend) zygote_.emplace(io, program_, args_, options_);
   }
   std::vector<bool> kinds() const { return zygote_ ? std::vector<bool>{false, true} : std::vector<bool>{false}; }
   std::shared_ptr<forkipc::child_process> start(bool from_zygote) {
-    return from_zygote ? zygote_->fork() : forkipc::fork(io_, helper("credentials"), args_, options_);
+    return from_zygote ? zygote_->fork() : forkipc::fork(io_, program_, args_, options_);
   }
 
  private:
   boost::asio::io_context& io_;
+  std::string program_;
   std::vector<std::string> args_;
   forkipc::fork_options options_;
   std::optional<forkipc::zygote> zygote_;
@@ -62,7 +65,7 @@ class children_of {
 // The first message of each kind of child started with options (args for the helper).
 std::vector<json> reports(forkipc::fork_options options, std::vector<std::string> args = {}) {
   boost::asio::io_context io;
-  children_of both(io, std::move(args), std::move(options));
+  children_of both(io, "credentials", std::move(args), std::move(options));
   std::vector<json> seen_reports;
   for (const bool from_zygote : both.kinds()) {
     CAPTURE(from_zygote);
@@ -162,4 +165,68 @@ TEST_CASE("detached with uid and gid: all three apply") {
     CHECK(who["gid"] == nobody);
     CHECK(who["sid"] == who["pid"]);
   }
+}
+
+TEST_CASE("a silent child's stdin: 1 MiB written in pieces comes back on its stdout, in order, then its end") {
+  std::string sent(1 << 20, '\0');
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  boost::asio::io_context io;
+  children_of both(io, "stdin_echo", {}, {.silent = true});
+  for (const bool from_zygote : both.kinds()) {
+    CAPTURE(from_zygote);
+    auto child = both.start(from_zygote);
+    recorder seen(*child);
+    std::size_t taken = 0, callbacks = 0;
+    bool refused_once = false;
+    for (std::size_t at = 0; at < sent.size(); at += 100 * 1000) {
+      const std::string_view piece = std::string_view(sent).substr(at, 100 * 1000);
+      const bool below_high_water = child->write_stdin(piece, [&, size = piece.size()](std::error_code ec) {
+        CHECK(!ec);
+        taken += size;
+        ++callbacks;
+      });
+      refused_once = refused_once || !below_high_water;
+    }
+    CHECK(refused_once);  // 1 MiB at once is more than a socket takes before the child reads
+    child->end_stdin();
+    REQUIRE(test::run_until(io, [&] { return !seen.messages.empty() || seen.closed(); }));
+    REQUIRE(!seen.messages.empty());
+    CHECK(seen.messages.front() == json{{"stdin_bytes", sent.size()}});  // it read to the end
+    CHECK(taken == sent.size());
+    CHECK(callbacks == 11);
+    child->disconnect();
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+    CHECK(seen.out == sent);
+    CHECK(seen.errors.empty());
+    CHECK(seen.lifecycle().back() == "close 0");
+  }
+}
+
+TEST_CASE("a silent child's stdin: a write its child never reads completes with broken_pipe once it ended") {
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("exit_with"), {"0"}, {.silent = true});
+  recorder seen(*child);
+  REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  std::optional<std::error_code> result;
+  child->write_stdin("nobody reads this", [&](std::error_code ec) { result = ec; });
+  REQUIRE(test::run_until(io, [&] { return result.has_value(); }));
+  CHECK(*result == std::errc::broken_pipe);
+}
+
+TEST_CASE("write_stdin and end_stdin: a child that is not silent has no stdin of ours; none after end_stdin") {
+  boost::asio::io_context io;
+  auto shared = forkipc::fork(io, helper("stdin_echo"), {}, {});
+  CHECK_THROWS_WITH_AS(shared->write_stdin("x"), doctest::Contains("fork it with fork_options::silent"),
+                       std::logic_error);
+  CHECK_THROWS_AS(shared->end_stdin(), std::logic_error);
+  shared->kill(SIGKILL);
+  auto silent = forkipc::fork(io, helper("stdin_echo"), {}, {.silent = true});
+  silent->end_stdin();
+  silent->end_stdin();  // again: nothing
+  CHECK_THROWS_WITH_AS(silent->write_stdin("x"), doctest::Contains("ended already"), std::logic_error);
+  recorder seen(*silent);
+  REQUIRE(test::run_until(io, [&] { return !seen.messages.empty(); }));
+  CHECK(seen.messages.front() == json{{"stdin_bytes", 0}});
+  silent->disconnect();
+  REQUIRE(test::run_to_end(io));
 }

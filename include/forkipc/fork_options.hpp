@@ -39,9 +39,10 @@ struct fork_options {
   /// Arguments for the interpreter, placed before module_path (Node's execArgv). Needs exec_path.
   std::vector<std::string> exec_args{};
 
-  /// false: the child shares the parent's stdin, stdout and stderr. true: its stdin is /dev/null
-  /// and its stdout and stderr are captured; child_process emits each chunk as a "stdout" or
-  /// "stderr" event (sync::child discards them).
+  /// false: the child shares the parent's stdin, stdout and stderr. true: they are the
+  /// parent's, as in Node: child_process emits each chunk of its stdout and stderr as a "stdout"
+  /// or "stderr" event, and writes its stdin with write_stdin() and end_stdin() (a socket, as
+  /// libuv gives Node's children). sync::child discards the output and gives /dev/null as stdin.
   bool silent = false;
 
   /// The wire format of the channel.

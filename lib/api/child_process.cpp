@@ -1,6 +1,7 @@
 #include <forkipc/child_process.hpp>
 
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +12,7 @@
 #include "channel/channel.hpp"
 #include "process/child_policy.hpp"
 #include "process/exit_watch.hpp"
+#include "process/input_pipe.hpp"
 #include "process/output_pipe.hpp"
 #include "process/process.hpp"
 #include "process/spawn.hpp"
@@ -40,6 +42,13 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
       stderr_.emplace(io, std::move(spawned.stderr_pipe),
                       [this](std::string_view data) { self_.events_.emit<events::stderr_data>(data); },
                       lifetime_);
+    }
+    if (spawned.stdin_pipe) {
+      stdin_.emplace(io, std::move(spawned.stdin_pipe),
+                     [this](std::error_code ec) {
+                       report(error(ec, "cannot write to the stdin of child " + std::to_string(process_.pid())));
+                     },
+                     lifetime_);
     }
   }
 
@@ -85,6 +94,19 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     return false;
   }
 
+  detail::input_pipe& child_stdin(const char* call) {
+    if (!stdin_ || stdin_->ending())
+      throw std::logic_error(std::string("forkipc: child_process::") + call + ": child " +
+                             std::to_string(process_.pid()) +
+                             (stdin_ ? "'s stdin was ended already (end_stdin)"
+                                     : " has no stdin of yours: fork it with fork_options::silent"));
+    return *stdin_;
+  }
+  void end_stdin() {
+    if (!stdin_) child_stdin("end_stdin");
+    stdin_->end();
+  }
+
   pid_t pid() const noexcept { return process_.pid(); }
     bool killed() const noexcept { return killed_; }
   std::optional<int> exit_code() const noexcept {
@@ -117,6 +139,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     // deliver it, then close them, so that "exit" never waits on a grandchild holding them.
     if (stdout_) stdout_->drain_and_close();
     if (stderr_) stderr_->drain_and_close();
+    if (stdin_) stdin_->close();
     channel_.drain_and_close();
     finish_if_done();
   }
@@ -136,6 +159,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   detail::channel channel_;
   detail::exit_watch exit_watch_;
   std::optional<detail::output_pipe> stdout_, stderr_;
+  std::optional<detail::input_pipe> stdin_;
   detail::child_policy policy_;
   boost::asio::steady_timer timeout_timer_;
   std::atomic<bool> killed_ = false;
@@ -148,6 +172,12 @@ child_process::child_process(private_tag) {}
 child_process::~child_process() = default;
 
 bool child_process::kill(int signal) { return impl_->kill(signal); }
+
+bool child_process::write_stdin(std::string_view data, std::function<void(std::error_code)> on_written) {
+  return impl_->child_stdin("write_stdin").write(data, std::move(on_written));
+}
+
+void child_process::end_stdin() { impl_->end_stdin(); }
 
 pid_t child_process::pid() const noexcept { return impl_->pid(); }
 

@@ -58,11 +58,21 @@ pipe_ends new_pipe(const std::string& what) {
   return ends;
 }
 
-pipe_ends make_output_pipe() {
-  pipe_ends ends = new_pipe("the child's output");
-  // Non-blocking on the parent's end only: the child's stdout stays an ordinary blocking pipe.
-  ::fcntl(ends.read.get(), F_SETFL, ::fcntl(ends.read.get(), F_GETFL) | O_NONBLOCK);
-  ends.write = move_above_stdio(std::move(ends.write));
+// A pipe from a silent child's stdout or stderr (parent_reads), or a socket to its stdin, as
+// libuv makes for Node: a write to a socket can be kept from raising SIGPIPE in the parent when
+// the child has gone (MSG_NOSIGNAL), a write to a pipe cannot.
+pipe_ends make_stdio_pipe(bool parent_reads) {
+  pipe_ends ends;
+  if (parent_reads) {
+    ends = new_pipe("the child's output");
+  } else if (const int failed = make_socket_pair(ends.write, ends.read)) {
+    throw_system_error(failed, "cannot create a socket for the child's input");
+  }
+  unique_fd& parent = parent_reads ? ends.read : ends.write;
+  unique_fd& child = parent_reads ? ends.write : ends.read;
+  // Non-blocking on the parent's end only: the child's stays an ordinary blocking pipe.
+  ::fcntl(parent.get(), F_SETFL, ::fcntl(parent.get(), F_GETFL) | O_NONBLOCK);
+  child = move_above_stdio(std::move(child));
   return ends;
 }
 
@@ -265,14 +275,15 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   const unique_fd child_end = std::move(channel.child);
 
   file_actions actions;
-  output_pipes output;
+  stdio_pipes stdio;
   if (options.silent) {
-    actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
     if (silent_output == captured_output::pipe) {
-      output = make_output_pipes();
-      actions.dup2(output.stdout_write.get(), STDOUT_FILENO);
-      actions.dup2(output.stderr_write.get(), STDERR_FILENO);
+      stdio = make_stdio_pipes();
+      actions.dup2(stdio.stdin_read.get(), STDIN_FILENO);
+      actions.dup2(stdio.stdout_write.get(), STDOUT_FILENO);
+      actions.dup2(stdio.stderr_write.get(), STDERR_FILENO);
     } else {
+      actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
       actions.open(STDOUT_FILENO, "/dev/null", O_WRONLY);
       actions.open(STDERR_FILENO, "/dev/null", O_WRONLY);
     }
@@ -337,8 +348,8 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
-          std::move(output.stderr_read)};
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(stdio.stdout_read),
+          std::move(stdio.stderr_read), std::move(stdio.stdin_write)};
 }
 
 child_restrictions restrictions_of(const fork_options& options, pid_t parent) {
@@ -375,9 +386,10 @@ channel_ends make_channel(const fork_options& options, const std::string& progra
   return ends;
 }
 
-output_pipes make_output_pipes() {
-  pipe_ends out = make_output_pipe(), err = make_output_pipe();
-  return {std::move(out.read), std::move(out.write), std::move(err.read), std::move(err.write)};
+stdio_pipes make_stdio_pipes() {
+  pipe_ends in = make_stdio_pipe(false), out = make_stdio_pipe(true), err = make_stdio_pipe(true);
+  return {std::move(in.read),  std::move(in.write),  std::move(out.read),
+          std::move(out.write), std::move(err.read), std::move(err.write)};
 }
 
 }  // namespace forkipc::detail

@@ -89,16 +89,16 @@ zygote_link::~zygote_link() {
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
   if (!control_) throw_ended(program_);
   channel_ends channel = make_channel(options, program_);
-  output_pipes output;
+  stdio_pipes stdio;
   unique_fd dev_null;
-  std::vector<int> fds{channel.child.get()};
+  std::vector<int> fds{channel.child.get()};  // then a silent child's stdin, stdout, stderr
   if (options.silent && silent_output == captured_output::pipe) {
-    output = make_output_pipes();
-    fds.insert(fds.end(), {output.stdout_write.get(), output.stderr_write.get()});
+    stdio = make_stdio_pipes();
+    fds.insert(fds.end(), {stdio.stdin_read.get(), stdio.stdout_write.get(), stdio.stderr_write.get()});
   } else if (options.silent) {
-    dev_null = unique_fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    dev_null = unique_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!dev_null) throw error(std::error_code(errno, std::system_category()), "cannot open /dev/null for a silent child");
-    fds.insert(fds.end(), {dev_null.get(), dev_null.get()});
+    fds.insert(fds.end(), {dev_null.get(), dev_null.get(), dev_null.get()});
   }
 
   const deadline until(answer_timeout);
@@ -169,8 +169,8 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
     }
     throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
   }
-  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
-          std::move(output.stderr_read)};
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(stdio.stdout_read),
+          std::move(stdio.stderr_read), std::move(stdio.stdin_write)};
 }
 
 }  // namespace forkipc::detail

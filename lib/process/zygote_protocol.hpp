@@ -17,7 +17,7 @@ namespace forkipc::detail::zygote_protocol {
 inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 
 /// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
-/// child the write ends of its stdout and stderr pipes, attached (SCM_RIGHTS).
+/// child its stdin, stdout and stderr (its ends of the pipes, or /dev/null), attached (SCM_RIGHTS).
 struct request {
   static constexpr char kind = 'F';
   enum flag : std::uint8_t {

@@ -55,12 +55,9 @@ std::size_t thread_count() {
 void become_child(const protocol::request& r, received_fds& fds, const std::string& mode, pid_t owner,
                   unique_fd report) {
   if (::dup2(fds.passed[0].get(), channel_fd) != channel_fd) ::_exit(127);
-  if ((r.flags & protocol::request::silent) != 0 && fds.passed.size() == 3) {
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(fds.passed[1].get(), STDOUT_FILENO) < 0 ||
-        ::dup2(fds.passed[2].get(), STDERR_FILENO) < 0)
-      ::_exit(127);
-    if (null > STDERR_FILENO) ::close(null);
+  if ((r.flags & protocol::request::silent) != 0 && fds.passed.size() == 4) {
+    for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+      if (::dup2(fds.passed[static_cast<std::size_t>(fd) + 1].get(), fd) < 0) ::_exit(127);
   }
   fds.passed.clear();  // close-on-exec copies: closed here, the dup2'ed ones stay
   child_restrictions restrictions = r.restrictions;
@@ -94,7 +91,7 @@ void serve(const std::string& mode) {
     received_fds fds;
     std::size_t got = 0;
     while (got < sizeof bytes) {
-      const ssize_t n = receive_with_fds(channel_fd, std::span<char>(bytes + got, sizeof bytes - got), fds, 3);
+      const ssize_t n = receive_with_fds(channel_fd, std::span<char>(bytes + got, sizeof bytes - got), fds, 4);
       if (n == -EAGAIN) {
         wait_readable(channel_fd, deadline{});  // the zygote only ever waits for its owner
         continue;
