@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 using forkipc::json;
 using test::helper;
@@ -229,4 +230,68 @@ TEST_CASE("write_stdin and end_stdin: a child that is not silent has no stdin of
   CHECK(seen.messages.front() == json{{"stdin_bytes", 0}});
   silent->disconnect();
   REQUIRE(test::run_to_end(io));
+}
+
+TEST_CASE("signal: abort() from another thread kills the child with kill_signal, and \"error\" says aborted") {
+  forkipc::abort_controller controller;
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("credentials"), {}, {.kill_signal = SIGINT, .signal = controller.signal()});
+  recorder seen(*child);
+  REQUIRE(test::run_until(io, [&] { return !seen.messages.empty(); }));  // it runs, and waits
+  CHECK(!controller.signal().aborted());
+  std::thread([&] { controller.abort(); }).join();
+  CHECK(controller.signal().aborted());
+  REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  REQUIRE(seen.errors.size() == 1);
+  CHECK(seen.errors[0].code() == forkipc::errc::aborted);
+  CHECK(std::string(seen.errors[0].what()).find("was sent signal 2 (fork_options::signal)") != std::string::npos);
+  CHECK(child->killed());
+  CHECK(child->signal_code() == SIGINT);
+  CHECK(seen.lifecycle().back() == "close SIG2");
+  controller.abort();  // again: nothing
+}
+
+TEST_CASE("signal: aborted already, the child is killed as soon as it started, after \"spawn\"") {
+  forkipc::abort_controller controller;
+  controller.abort();
+  boost::asio::io_context io;
+  auto child = forkipc::fork(io, helper("credentials"), {}, {.signal = controller.signal()});
+  recorder seen(*child);
+  REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+  CHECK(seen.events.front() == "spawn");
+  REQUIRE(seen.errors.size() == 1);
+  CHECK(seen.errors[0].code() == forkipc::errc::aborted);
+  CHECK(child->signal_code() == SIGTERM);
+}
+
+TEST_CASE("signal: an abort after the child ended does nothing; one controller aborts many children") {
+  forkipc::abort_controller controller;
+  boost::asio::io_context io;
+  auto ended = forkipc::fork(io, helper("exit_with"), {"3"}, {.signal = controller.signal()});
+  recorder ended_seen(*ended);
+  REQUIRE(test::run_until(io, [&] { return ended_seen.closed(); }));
+  std::vector<std::shared_ptr<forkipc::child_process>> running;
+  std::vector<std::unique_ptr<recorder>> running_seen;
+  for (int i = 0; i < 3; ++i) {
+    running.push_back(forkipc::fork(io, helper("credentials"), {}, {.signal = controller.signal()}));
+    running_seen.push_back(std::make_unique<recorder>(*running.back()));
+  }
+  controller.abort();
+  REQUIRE(test::run_to_end(io));
+  CHECK(ended_seen.errors.empty());
+  CHECK(ended_seen.lifecycle().back() == "close 3");
+  for (const auto& seen : running_seen) {
+    CHECK(seen->lifecycle().back() == "close SIG15");
+    CHECK(seen->errors.size() == 1);
+  }
+}
+
+TEST_CASE("signal: sync::child is sent kill_signal; receive() sees the end, wait() the signal") {
+  forkipc::abort_controller controller;
+  forkipc::sync::child child(helper("credentials"), {}, {.signal = controller.signal()});
+  REQUIRE(child.receive(30s));
+  std::thread aborter([&] { controller.abort(); });
+  CHECK(!child.receive(30s));  // nullopt: the channel ended, well before the 30 s
+  aborter.join();
+  CHECK(child.wait().second == SIGTERM);
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <forkipc/abort_signal.hpp>
 #include <forkipc/channel_options.hpp>
 #include <forkipc/resource_limits.hpp>
 #include <forkipc/serialization.hpp>
@@ -55,8 +56,15 @@ struct fork_options {
   /// 0: none. Otherwise the child is sent kill_signal once it has run this long.
   std::chrono::milliseconds timeout{0};
 
-  /// The signal the timeout sends.
+  /// The signal the timeout sends, and an abort (see signal).
   int kill_signal = SIGTERM;
+
+  /// Node's signal: when its abort_controller aborts, the child is sent kill_signal and, when
+  /// that was delivered, child_process emits "error" with errc::aborted (as Node emits an
+  /// AbortError); a signal aborted already kills the child as soon as it is started. Its other
+  /// events go on as for any kill. sync::child sends kill_signal the same way (its receive()
+  /// then sees the end of the channel, and wait() the signal). Default: never aborts.
+  abort_signal signal{};
 
   /// The limits of the parent's end of the channel: see channel_options, whose defaults these
   /// are. The child's end takes its own, from forkipc::parent() or sync::parent.

@@ -34,7 +34,8 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
         channel_(io, std::move(spawned.channel), detail::settings_of(options), *this, lifetime_),
         exit_watch_(io, process_),
         policy_(options),
-        timeout_timer_(io) {
+        timeout_timer_(io),
+        abort_signal_(options.signal) {
     if (spawned.stdout_pipe) {
       stdout_.emplace(io, std::move(spawned.stdout_pipe),
                       [this](std::string_view data) { self_.events_.emit<events::stdout_data>(data); },
@@ -53,6 +54,7 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   }
 
   ~impl() {
+    abort_subscription_.reset();  // first: an abort() on another thread posts no more
     if (process_.reaped()) return;
     // The io_context went away with the child still running.
     channel_.abandon();
@@ -74,6 +76,13 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
       if (stdout_) stdout_->start();
       if (stderr_) stderr_->start();
       watch_exit();
+    });
+    // After "spawn", as Node's: on the aborting thread, only a post to this io_context, which
+    // the subscription (dropped before the io_context can go) keeps valid.
+    abort_subscription_ = abort_signal_.on_abort([this, weak = lifetime_] {
+      boost::asio::post(timeout_timer_.get_executor(), [this, life = weak.lock()] {
+        if (life) on_abort();
+      });
     });
   }
 
@@ -133,8 +142,17 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     });
   }
 
+  // As Node: kill_signal, then an AbortError when it was delivered.
+  void on_abort() {
+    if (process_.reaped()) return;
+    if (self_.kill(policy_.kill_signal))
+      report(error(errc::aborted, "child " + std::to_string(process_.pid()) + " was sent signal " +
+                                      std::to_string(policy_.kill_signal) + " (fork_options::signal)"));
+  }
+
   void on_exit() {
     timeout_timer_.cancel();
+    abort_subscription_.reset();  // as Node removes its abort listener at "exit"
     // Everything the child wrote before it ended is in the socket and the pipes by now:
     // deliver it, then close them, so that "exit" never waits on a grandchild holding them.
     if (stdout_) stdout_->drain_and_close();
@@ -162,6 +180,8 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   std::optional<detail::input_pipe> stdin_;
   detail::child_policy policy_;
   boost::asio::steady_timer timeout_timer_;
+  abort_signal abort_signal_;
+  abort_signal::subscription abort_subscription_;
   std::atomic<bool> killed_ = false;
   bool channel_closed_ = false;
   bool finished_ = false;
