@@ -295,3 +295,21 @@ TEST_CASE("signal: sync::child is sent kill_signal; receive() sees the end, wait
   aborter.join();
   CHECK(child.wait().second == SIGTERM);
 }
+
+TEST_CASE("abort_signal: listeners run once, on abort; a dropped subscription never; late ones at once") {
+  forkipc::abort_controller controller;
+  const forkipc::abort_signal signal = controller.signal();
+  int kept = 0, dropped = 0, late = 0;
+  auto keep = signal.on_abort([&] { ++kept; });
+  auto drop = signal.on_abort([&] { ++dropped; });
+  drop.reset();
+  std::thread([&] { controller.abort(); }).join();
+  controller.abort();
+  CHECK(kept == 1);
+  CHECK(dropped == 0);
+  auto after = signal.on_abort([&] { ++late; });
+  CHECK(late == 1);
+  CHECK(!forkipc::abort_signal().aborted());  // no controller: never
+  { auto never = forkipc::abort_signal().on_abort([&] { ++late; }); }
+  CHECK(late == 1);
+}
