@@ -3,10 +3,13 @@
 // zygotes, from a zygote.
 #include "support.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -312,4 +315,54 @@ TEST_CASE("abort_signal: listeners run once, on abort; a dropped subscription ne
   CHECK(!forkipc::abort_signal().aborted());  // no controller: never
   { auto never = forkipc::abort_signal().on_abort([&] { ++late; }); }
   CHECK(late == 1);
+}
+
+TEST_CASE("extra_fds: the child gets them from fd 4 up, -1 leaves one closed; spawned directly and through the helper") {
+  // limits start the child through forkipc-exec, whose error pipe then sits above them.
+  for (const bool through_helper : {false, true}) {
+    CAPTURE(through_helper);
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    const std::filesystem::path file =
+        std::filesystem::temp_directory_path() / ("forkipc-extra-" + std::to_string(::getpid()));
+    const int file_fd = ::open(file.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE(file_fd >= 0);
+    forkipc::fork_options options{.silent = true, .extra_fds = {out[1], -1, file_fd}};
+    if (through_helper) options.limits.open_files = 64;
+    boost::asio::io_context io;
+    auto child = forkipc::fork(io, "/bin/sh",
+                               {"-c", "echo to-four >&4; echo to-six >&6; "
+                                      "if { true >&5; } 2>/dev/null; then echo five-open; else echo five-closed; fi"},
+                               options);
+    ::close(out[1]);  // the child has its own copy
+    ::close(file_fd);
+    recorder seen(*child);
+    REQUIRE(test::run_until(io, [&] { return seen.closed(); }));
+    CHECK(seen.out == "five-closed\n");
+    CHECK(seen.lifecycle().back() == "close 0");
+    char buffer[64] = {};
+    CHECK(std::string(buffer, static_cast<std::size_t>(::read(out[0], buffer, sizeof buffer))) == "to-four\n");
+    ::close(out[0]);
+    std::ifstream written(file);
+    CHECK(std::string(std::istreambuf_iterator<char>(written), {}) == "to-six\n");
+    std::filesystem::remove(file);
+  }
+}
+
+TEST_CASE("extra_fds: a descriptor that is not open is EBADF, naming it; a zygote refuses them") {
+  boost::asio::io_context io;
+  const int closed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ::close(closed);
+  try {
+    forkipc::fork(io, helper("credentials"), {}, {.extra_fds = {closed}});
+    FAIL("started");
+  } catch (const forkipc::error& e) {
+    CHECK(e.code() == std::errc::bad_file_descriptor);
+    CHECK(std::string(e.what()).find("cannot give descriptor " + std::to_string(closed)) != std::string::npos);
+  }
+  if (test::linux_backend) {
+    CHECK_THROWS_WITH_AS(forkipc::zygote(io, helper("credentials"), {}, {.extra_fds = {0}}),
+                         doctest::Contains("extra_fds"), forkipc::error);
+  }
+  CHECK(test::run_to_end(io));
 }

@@ -138,7 +138,7 @@ class child_process : public channel_end, public std::enable_shared_from_this<ch
 /// options.exec_path is set) with an IPC channel on its fd 3, NODE_CHANNEL_FD=3 and
 /// NODE_CHANNEL_SERIALIZATION_MODE=json in its environment, so that a Node.js script or a program
 /// using forkipc::parent() is a valid child. The child inherits fds 0, 1, 2 and its channel,
-/// nothing else. Its listeners run on io's thread.
+/// nothing else (but what options.extra_fds gives it, from fd 4 up). Its listeners run on io's thread.
 ///
 /// Throws forkipc::error naming the path and the reason when the program cannot be started
 /// (missing, not executable, a bad cwd); no process and no descriptor stays behind then. Throws

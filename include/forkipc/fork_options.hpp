@@ -116,6 +116,13 @@ struct fork_options {
   /// root or CAP_SETGID, else fork() throws EPERM naming setgid).
   std::optional<gid_t> gid{};
 
+  /// Descriptors the child gets from fd 4 up (Node's stdio array after 'ipc'): extra_fds[i]
+  /// becomes the child's 4 + i, a copy (this process keeps its own); -1 leaves that number
+  /// closed in the child (Node's 'ignore'). Throws forkipc::error (EBADF) naming a descriptor
+  /// that is not open. Node's 'pipe' entries have no counterpart: make a pipe and give its end.
+  /// A zygote refuses them (std::errc::not_supported): its children share its descriptors.
+  std::vector<int> extra_fds{};
+
   /// true: the child leads a new session and process group (setsid, Node's detached): it has no
   /// controlling terminal, and a signal to the parent's process group (Ctrl-C in a terminal)
   /// does not reach it. It is still the parent's child: its events, its timeout, and the

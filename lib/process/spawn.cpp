@@ -84,6 +84,7 @@ class file_actions {
   file_actions& operator=(const file_actions&) = delete;
 
   void dup2(int fd, int target) { check(::posix_spawn_file_actions_adddup2(&actions_, fd, target)); }
+  void close(int target) { check(::posix_spawn_file_actions_addclose(&actions_, target)); }
   void open(int target, const char* path, int flags) {
     check(::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0));
   }
@@ -123,8 +124,8 @@ class default_signals {
 
 // What posix_spawn cannot do in the child here (close descriptors, enter a directory, a death
 // signal, limits, no new privileges) is done by the helper that then execs the program (see
-// exec_helper.cpp); it reports a failed step on a pipe.
-constexpr int exec_error_fd = 4;
+// exec_helper.cpp); it reports a failed step on a pipe, above the child's own descriptors.
+int exec_error_fd(const fork_options& options) { return channel_fd + 1 + static_cast<int>(options.extra_fds.size()); }
 
 fs::path exec_helper() {
   // A set-user-ID program never takes the helper's location from its caller.
@@ -150,7 +151,7 @@ std::vector<std::string> exec_helper_settings(const fork_options& options, const
   if (r.no_new_privileges) settings.push_back("nnp");
   if (r.parent != 0) settings.push_back("parent=" + std::to_string(r.parent));
   if (!spawn_can.close_from)
-    settings.insert(settings.begin(), "close_from=" + std::to_string(exec_error_fd + 1));
+    settings.insert(settings.begin(), "close_from=" + std::to_string(exec_error_fd(options) + 1));
   return settings;
 }
 
@@ -271,6 +272,19 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   argv.push_back(module_path);
   argv.insert(argv.end(), args.begin(), args.end());
 
+  // Copies above 0-3 first (a given one may sit where another goes), before this call opens
+  // anything that could take the number of one that is not open; each in its place below.
+  std::vector<unique_fd> extra;
+  for (const int fd : options.extra_fds) {
+    if (fd < 0) {
+      extra.emplace_back();
+    } else if (const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 10); copy >= 0) {
+      extra.emplace_back(copy);
+    } else {
+      throw_system_error(errno, "cannot give descriptor " + std::to_string(fd) + " to " + quoted(program) +
+                                    " (fork_options::extra_fds)");
+    }
+  }
   channel_ends channel = make_channel(options, program.string());
   const unique_fd child_end = std::move(channel.child);
 
@@ -289,6 +303,12 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
   }
   actions.dup2(child_end.get(), channel_fd);
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const int target = channel_fd + 1 + static_cast<int>(i);
+    // An ignored one is closed, whatever this process has there (glibc's close action does not
+    // mind a descriptor that is not open).
+    extra[i] ? actions.dup2(extra[i].get(), target) : actions.close(target);
+  }
   pipe_ends exec_error;
   fs::path spawned = program;
   const std::vector<std::string> settings = exec_helper_settings(options, base);
@@ -296,13 +316,14 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     spawned = exec_helper();
     exec_error = new_pipe("starting " + quoted(program));
     exec_error.write = move_above_stdio(std::move(exec_error.write));
-    actions.dup2(exec_error.write.get(), exec_error_fd);
-    std::vector<std::string> prefix{spawned.string()};
+    actions.dup2(exec_error.write.get(), exec_error_fd(options));
+    std::vector<std::string> prefix{spawned.string(), "error_fd=" + std::to_string(exec_error_fd(options))};
     prefix.insert(prefix.end(), settings.begin(), settings.end());
     prefix.insert(prefix.end(), {"--", program.string()});
     argv.insert(argv.begin(), prefix.begin(), prefix.end());
   }
-  if (spawn_can.close_from) spawn_close_from(actions.native(), exec_error.write ? exec_error_fd + 1 : channel_fd + 1);
+  if (spawn_can.close_from)
+    spawn_close_from(actions.native(), exec_error_fd(options) + (exec_error.write ? 1 : 0));
   if (options.cwd && spawn_can.change_directory) spawn_change_directory(actions.native(), base.c_str());
 
   std::vector<char*> argv_pointers, env_pointers;

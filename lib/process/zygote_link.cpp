@@ -28,6 +28,10 @@ namespace protocol = zygote_protocol;
 // The zygote's own start: its channel a plain socket whatever its children's transport, and the
 // children's mode in FORKIPC_ZYGOTE; no timeout (that is each child's).
 fork_options zygote_options(fork_options options) {
+  if (!options.extra_fds.empty())
+    throw error(std::make_error_code(std::errc::not_supported),
+                "a zygote's children cannot be given fork_options::extra_fds (they are forked, not started "
+                "with descriptors of their own): use fork() for them");
   std::map<std::string, std::string> env;
   if (options.env) {
     env = *options.env;
@@ -88,6 +92,7 @@ zygote_link::~zygote_link() {
 
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
   if (!control_) throw_ended(program_);
+
   channel_ends channel = make_channel(options, program_);
   stdio_pipes stdio;
   unique_fd dev_null;
