@@ -6,7 +6,7 @@
 // posix_spawn has none (fork_options::detached, posix backend). Installed in libexecdir/forkipc; spawn.cpp runs it in the program's place,
 // with the child's descriptors 0 to 3 and its environment already set up:
 //
-//   forkipc-exec error_fd=FD <setting>... -- <program> <argv[0]> <argv[1]>...
+//   forkipc-exec [error_fd=FD] <setting>... -- <program> <argv[0]> <argv[1]>...
 //
 // Each setting is one argument (so that no path needs escaping):
 //   close_from=FD                         closes every descriptor from FD up but its error pipe
@@ -17,8 +17,8 @@
 //   setsid                                a new session (detached, where posix_spawn cannot)
 //   gid=GID, uid=UID                      setgid, setuid (and the supplementary groups dropped)
 // All but close_from and cd are applied after those two, by process/child_restrictions.hpp
-// (which a zygote's child uses too); then it execs program. FD (4, or the first above the
-// child's extra descriptors) is a pipe to the parent, made close-on-exec here: a failed setting or exec writes its errno there, and the
+// (which a zygote's child uses too); then it execs program. FD (4 unless given: the first
+// above the child's extra descriptors) is a pipe to the parent, made close-on-exec here: a failed setting or exec writes its errno there, and the
 // restriction_step that failed, so that fork() throws the same error as for a program started
 // directly, naming the step. Every setting survives execve.
 //
@@ -42,7 +42,7 @@
 
 namespace {
 
-// Where the error pipe is: the first argument says ("error_fd=N"); 4 unless the child is
+// Where the error pipe is: 4, or what the first argument says ("error_fd=N") when the child is
 // given descriptors of its own from 4 up (fork_options::extra_fds).
 struct error_report {
   int pipe = -1;
@@ -134,14 +134,17 @@ void apply(std::string_view setting, forkipc::detail::child_restrictions& r, con
 }  // namespace
 
 int main(int argc, char** argv) {
-  error_report errors;
+  // error_fd=FD first, or 4 without it (a child without extra descriptors).
+  error_report errors{4};
+  int next = 1;
   long long pipe = 0;
-  const std::string_view first = argc > 1 ? argv[1] : "";
-  if (!first.starts_with("error_fd=") || !parse(first.substr(9), pipe) || pipe < 3) ::_exit(127);  // not from spawn.cpp
-  errors.pipe = static_cast<int>(pipe);
+  if (const std::string_view first = argc > 1 ? argv[1] : ""; first.starts_with("error_fd=")) {
+    if (!parse(first.substr(9), pipe) || pipe <= 3) ::_exit(127);  // nowhere to say so
+    errors.pipe = static_cast<int>(pipe);
+    next = 2;
+  }
   ::fcntl(errors.pipe, F_SETFD, FD_CLOEXEC);  // the program must not inherit it
   forkipc::detail::child_restrictions restrictions;
-  int next = 2;
   for (; next < argc && std::string_view(argv[next]) != "--"; ++next) apply(argv[next], restrictions, errors);
   if (argc - next < 3) errors.fail(EINVAL);  // "--", the program, its argv[0]
   if (const auto failed = forkipc::detail::restrict_this_process(restrictions)) errors.fail(failed.error, failed.step);

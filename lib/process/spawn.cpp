@@ -317,7 +317,8 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     exec_error = new_pipe("starting " + quoted(program));
     exec_error.write = move_above_stdio(std::move(exec_error.write));
     actions.dup2(exec_error.write.get(), exec_error_fd(options));
-    std::vector<std::string> prefix{spawned.string(), "error_fd=" + std::to_string(exec_error_fd(options))};
+    std::vector<std::string> prefix{spawned.string()};
+    if (!options.extra_fds.empty()) prefix.push_back("error_fd=" + std::to_string(exec_error_fd(options)));
     prefix.insert(prefix.end(), settings.begin(), settings.end());
     prefix.insert(prefix.end(), {"--", program.string()});
     argv.insert(argv.begin(), prefix.begin(), prefix.end());
