@@ -471,9 +471,10 @@ TEST_CASE("args, cwd, env, exec_path and exec_args reach the child") {
   }
 }
 
-TEST_CASE("silent: stdout and stderr arrive as events, stdin is empty") {
+TEST_CASE("silent: stdout and stderr arrive as events, stdin is empty once the parent ends it") {
   boost::asio::io_context io;
   auto child = test::fork(io, helper("chatty"), {}, {.silent = true});
+  child->end_stdin();  // as Node's child.stdin.end(): the child reads to the end of its stdin
   recorder seen(*child);
   test::run_to_end(io);
   CHECK(seen.out == "to stdout\n");

@@ -92,6 +92,20 @@ class child_process : public channel_end, public std::enable_shared_from_this<ch
   /// already ended, or the signal could not be sent (an "error" event then says why).
   bool kill(int signal = SIGTERM);
 
+  /// Writes data to a silent child's stdin (fork_options::silent; Node's child.stdin.write()).
+  /// The bytes go in order, as fast as the child reads them; what it has not read yet waits in
+  /// this process. on_written (optional) runs on the io_context's thread once the child's stdin
+  /// took all of data, or with the error that kept it from doing so (std::errc::broken_pipe: the
+  /// child closed its stdin, or ended, first); without on_written such a failure is an "error"
+  /// event. Returns false once more than 64 KiB wait (Node's highWaterMark): writing on is
+  /// allowed, and queued. A child that is not silent has no such stdin: std::logic_error, as
+  /// after end_stdin(). For the io_context's thread, or before it runs.
+  bool write_stdin(std::string_view data, std::function<void(std::error_code)> on_written = {});
+  /// Closes a silent child's stdin once what was written is taken: the child reads its end
+  /// (Node's child.stdin.end()). Later calls do nothing. std::logic_error for a child that is
+  /// not silent.
+  void end_stdin();
+
   /// The child's process id; it stays valid (the process is not reaped) until "exit" is emitted.
   pid_t pid() const noexcept;
   /// true once kill() (or the timeout) delivered a signal.
@@ -124,7 +138,7 @@ class child_process : public channel_end, public std::enable_shared_from_this<ch
 /// options.exec_path is set) with an IPC channel on its fd 3, NODE_CHANNEL_FD=3 and
 /// NODE_CHANNEL_SERIALIZATION_MODE=json in its environment, so that a Node.js script or a program
 /// using forkipc::parent() is a valid child. The child inherits fds 0, 1, 2 and its channel,
-/// nothing else. Its listeners run on io's thread.
+/// nothing else (but what options.extra_fds gives it, from fd 4 up). Its listeners run on io's thread.
 ///
 /// Throws forkipc::error naming the path and the reason when the program cannot be started
 /// (missing, not executable, a bad cwd); no process and no descriptor stays behind then. Throws

@@ -27,6 +27,7 @@ enum class errc {
   unexpected_descriptors,     ///< the peer passed descriptors no message takes; they were closed
   invalid_segment,            ///< a descriptor given to shared_segment::open is not a forkipc segment
   pool_busy,                  ///< a pool refused a request: pool_options::max_pending requests already wait
+  aborted,                    ///< fork_options::signal aborted: the child was sent kill_signal
 };
 
 /// The category of forkipc::errc; its name() is "forkipc".

@@ -1,6 +1,8 @@
 // forkipc::fork_options: how fork() starts a child.
 #pragma once
 
+#include <sys/types.h>  // uid_t, gid_t
+
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <forkipc/abort_signal.hpp>
 #include <forkipc/channel_options.hpp>
 #include <forkipc/resource_limits.hpp>
 #include <forkipc/serialization.hpp>
@@ -37,9 +40,10 @@ struct fork_options {
   /// Arguments for the interpreter, placed before module_path (Node's execArgv). Needs exec_path.
   std::vector<std::string> exec_args{};
 
-  /// false: the child shares the parent's stdin, stdout and stderr. true: its stdin is /dev/null
-  /// and its stdout and stderr are captured; child_process emits each chunk as a "stdout" or
-  /// "stderr" event (sync::child discards them).
+  /// false: the child shares the parent's stdin, stdout and stderr. true: they are the
+  /// parent's, as in Node: child_process emits each chunk of its stdout and stderr as a "stdout"
+  /// or "stderr" event, and writes its stdin with write_stdin() and end_stdin() (a socket, as
+  /// libuv gives Node's children). sync::child discards the output and gives /dev/null as stdin.
   bool silent = false;
 
   /// The wire format of the channel.
@@ -52,8 +56,15 @@ struct fork_options {
   /// 0: none. Otherwise the child is sent kill_signal once it has run this long.
   std::chrono::milliseconds timeout{0};
 
-  /// The signal the timeout sends.
+  /// The signal the timeout sends, and an abort (see signal).
   int kill_signal = SIGTERM;
+
+  /// Node's signal: when its abort_controller aborts, the child is sent kill_signal and, when
+  /// that was delivered, child_process emits "error" with errc::aborted (as Node emits an
+  /// AbortError); a signal aborted already kills the child as soon as it is started. Its other
+  /// events go on as for any kill. sync::child sends kill_signal the same way (its receive()
+  /// then sees the end of the channel, and wait() the signal). Default: never aborts.
+  abort_signal signal{};
 
   /// The limits of the parent's end of the channel: see channel_options, whose defaults these
   /// are. The child's end takes its own, from forkipc::parent() or sync::parent.
@@ -91,6 +102,32 @@ struct fork_options {
   /// (PR_SET_NO_NEW_PRIVS: set-user-ID and set-group-ID programs and file capabilities do not
   /// apply), as for a sandboxed parser or plug-in. Through the helper program too.
   bool no_new_privileges = false;
+
+  /// The user the child runs as (Node's uid): its real, effective and saved user ID, set before
+  /// its program runs. With uid or gid, the child's supplementary groups are dropped too where
+  /// the parent may (root: else the child would keep root's group 0). Changing the user needs
+  /// root (or CAP_SETUID): otherwise fork() throws forkipc::error with EPERM, naming setuid.
+  /// The program, its folders, and what it opens must be reachable by that user: an unreachable
+  /// program makes fork() throw EACCES. A spawned child is started through forkipc's helper
+  /// program (see kill_on_parent_exit); a zygote child sets it itself.
+  std::optional<uid_t> uid{};
+
+  /// The group the child runs as (Node's gid): set before uid, with the same rules (setgid:
+  /// root or CAP_SETGID, else fork() throws EPERM naming setgid).
+  std::optional<gid_t> gid{};
+
+  /// Descriptors the child gets from fd 4 up (Node's stdio array after 'ipc'): extra_fds[i]
+  /// becomes the child's 4 + i, a copy (this process keeps its own); -1 leaves that number
+  /// closed in the child (Node's 'ignore'). Throws forkipc::error (EBADF) naming a descriptor
+  /// that is not open. Node's 'pipe' entries have no counterpart: make a pipe and give its end.
+  /// A zygote refuses them (std::errc::not_supported): its children share its descriptors.
+  std::vector<int> extra_fds{};
+
+  /// true: the child leads a new session and process group (setsid, Node's detached): it has no
+  /// controlling terminal, and a signal to the parent's process group (Ctrl-C in a terminal)
+  /// does not reach it. It is still the parent's child: its events, its timeout, and the
+  /// parent's destructor apply as to any other (Node's unref() has no counterpart).
+  bool detached = false;
 };
 
 }  // namespace forkipc

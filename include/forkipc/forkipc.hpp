@@ -13,6 +13,7 @@
 
 #include <forkipc/detail/asio.hpp>  // first: it carries the <utility> fix-up for Boost 1.74
 
+#include <forkipc/abort_signal.hpp>
 #include <forkipc/advanced.hpp>
 #include <forkipc/channel_end.hpp>
 #include <forkipc/channel_options.hpp>

@@ -1,6 +1,7 @@
 #include <forkipc/child_process.hpp>
 
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +12,7 @@
 #include "channel/channel.hpp"
 #include "process/child_policy.hpp"
 #include "process/exit_watch.hpp"
+#include "process/input_pipe.hpp"
 #include "process/output_pipe.hpp"
 #include "process/process.hpp"
 #include "process/spawn.hpp"
@@ -32,7 +34,8 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
         channel_(io, std::move(spawned.channel), detail::settings_of(options), *this, lifetime_),
         exit_watch_(io, process_),
         policy_(options),
-        timeout_timer_(io) {
+        timeout_timer_(io),
+        abort_signal_(options.signal) {
     if (spawned.stdout_pipe) {
       stdout_.emplace(io, std::move(spawned.stdout_pipe),
                       [this](std::string_view data) { self_.events_.emit<events::stdout_data>(data); },
@@ -41,9 +44,17 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
                       [this](std::string_view data) { self_.events_.emit<events::stderr_data>(data); },
                       lifetime_);
     }
+    if (spawned.stdin_pipe) {
+      stdin_.emplace(io, std::move(spawned.stdin_pipe),
+                     [this](std::error_code ec) {
+                       report(error(ec, "cannot write to the stdin of child " + std::to_string(process_.pid())));
+                     },
+                     lifetime_);
+    }
   }
 
   ~impl() {
+    abort_subscription_.reset();  // first: an abort() on another thread posts no more
     if (process_.reaped()) return;
     // The io_context went away with the child still running.
     channel_.abandon();
@@ -66,6 +77,13 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
       if (stderr_) stderr_->start();
       watch_exit();
     });
+    // After "spawn", as Node's: on the aborting thread, only a post to this io_context, which
+    // the subscription (dropped before the io_context can go) keeps valid.
+    abort_subscription_ = abort_signal_.on_abort([this, weak = lifetime_] {
+      boost::asio::post(timeout_timer_.get_executor(), [this, life = weak.lock()] {
+        if (life) on_abort();
+      });
+    });
   }
 
   detail::channel& channel() noexcept { return channel_; }
@@ -83,6 +101,19 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
       });
     }
     return false;
+  }
+
+  detail::input_pipe& child_stdin(const char* call) {
+    if (!stdin_ || stdin_->ending())
+      throw std::logic_error(std::string("forkipc: child_process::") + call + ": child " +
+                             std::to_string(process_.pid()) +
+                             (stdin_ ? "'s stdin was ended already (end_stdin)"
+                                     : " has no stdin of yours: fork it with fork_options::silent"));
+    return *stdin_;
+  }
+  void end_stdin() {
+    if (!stdin_) child_stdin("end_stdin");
+    stdin_->end();
   }
 
   pid_t pid() const noexcept { return process_.pid(); }
@@ -111,12 +142,22 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
     });
   }
 
+  // As Node: kill_signal, then an AbortError when it was delivered.
+  void on_abort() {
+    if (process_.reaped()) return;
+    if (self_.kill(policy_.kill_signal))
+      report(error(errc::aborted, "child " + std::to_string(process_.pid()) + " was sent signal " +
+                                      std::to_string(policy_.kill_signal) + " (fork_options::signal)"));
+  }
+
   void on_exit() {
     timeout_timer_.cancel();
+    abort_subscription_.reset();  // as Node removes its abort listener at "exit"
     // Everything the child wrote before it ended is in the socket and the pipes by now:
     // deliver it, then close them, so that "exit" never waits on a grandchild holding them.
     if (stdout_) stdout_->drain_and_close();
     if (stderr_) stderr_->drain_and_close();
+    if (stdin_) stdin_->close();
     channel_.drain_and_close();
     finish_if_done();
   }
@@ -136,8 +177,11 @@ class child_process::impl final : public detail::endpoint_core<decltype(child_pr
   detail::channel channel_;
   detail::exit_watch exit_watch_;
   std::optional<detail::output_pipe> stdout_, stderr_;
+  std::optional<detail::input_pipe> stdin_;
   detail::child_policy policy_;
   boost::asio::steady_timer timeout_timer_;
+  abort_signal abort_signal_;
+  abort_signal::subscription abort_subscription_;
   std::atomic<bool> killed_ = false;
   bool channel_closed_ = false;
   bool finished_ = false;
@@ -148,6 +192,12 @@ child_process::child_process(private_tag) {}
 child_process::~child_process() = default;
 
 bool child_process::kill(int signal) { return impl_->kill(signal); }
+
+bool child_process::write_stdin(std::string_view data, std::function<void(std::error_code)> on_written) {
+  return impl_->child_stdin("write_stdin").write(data, std::move(on_written));
+}
+
+void child_process::end_stdin() { impl_->end_stdin(); }
 
 pid_t child_process::pid() const noexcept { return impl_->pid(); }
 

@@ -39,6 +39,8 @@ class forkipc_category final : public std::error_category {
         return "the descriptor is not a forkipc shared segment";
       case errc::pool_busy:
         return "the pool is busy: max_pending requests already wait for a worker";
+      case errc::aborted:
+        return "the operation was aborted";
     }
     return "unknown forkipc error " + std::to_string(value);
   }

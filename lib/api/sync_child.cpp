@@ -11,10 +11,16 @@ struct child::impl {
       : process(std::move(spawned.child)),
         channel(std::move(spawned.channel), detail::settings_of(options)),
         policy(options),
-        kill_deadline(policy.kill_deadline()) {}
+        kill_deadline(policy.kill_deadline()),
+        // On the aborting thread: process's signals may come from any thread.
+        abort_subscription(options.signal.on_abort([this] {
+          std::error_code ignored;
+          process.send_signal(policy.kill_signal, ignored);
+        })) {}
 
   // Also when a moved-to child replaces this one.
   ~impl() {
+    abort_subscription.reset();  // first: no abort() signals a child being reaped
     channel.close();
     detail::child_policy::let_go(process);
   }
@@ -40,6 +46,7 @@ struct child::impl {
   detail::blocking_channel channel;
   detail::child_policy policy;
   detail::deadline kill_deadline;  // passed or for ever once the signal was sent
+  abort_signal::subscription abort_subscription;
 };
 
 child::child(std::string module_path, std::vector<std::string> args, fork_options options)

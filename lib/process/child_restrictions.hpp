@@ -1,12 +1,13 @@
 // child_restrictions: what a child is held to before its program runs (fork_options::limits,
-// no_new_privileges, kill_on_parent_exit), applied the same way by the helper program before it
-// execs a spawned child and by a zygote in the child it forked.
+// no_new_privileges, kill_on_parent_exit, detached, gid, uid), applied the same way by the
+// helper program before it execs a spawned child and by a zygote in the child it forked.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace forkipc::detail {
 
@@ -20,12 +21,43 @@ struct child_restrictions {
   bool no_new_privileges = false;
   /// Not 0: SIGKILL this process when its parent, this pid, ends (kill_on_parent_exit).
   pid_t parent = 0;
+  /// setsid (detached).
+  bool new_session = false;
+  /// setgid, setuid: each only where its flag is set.
+  bool change_group = false;
+  bool change_user = false;
+  gid_t group = 0;
+  uid_t user = 0;
 };
 
-/// Applies r to the calling process: the limits (soft and hard), then no new privileges, then
-/// the death signal, after which a parent that is not r.parent any more (it died before) kills
-/// the process as the signal would have. 0, or the errno of the step that failed. Only
+/// The step of restrict_this_process that failed, for the parent to name (written as a number
+/// on the helper's error pipe).
+enum class restriction_step : std::int32_t {
+  none,  // not one of these: the helper's own (a setting it cannot read, chdir, exec)
+  new_session,
+  memory_limit,
+  cpu_limit,
+  open_files_limit,
+  group,
+  user,
+  no_new_privileges,
+  parent_death_signal,
+};
+
+struct restriction_failure {
+  int error = 0;  // 0: none
+  restriction_step step = restriction_step::none;
+  explicit operator bool() const noexcept { return error != 0; }
+};
+
+/// Applies r to the calling process, in this order: a new session; the limits (soft and hard);
+/// the groups (the supplementary ones dropped, as libuv does, where the process may), the group,
+/// the user; no new privileges; then the death signal, after which a parent that is not
+/// r.parent any more (it died before) kills the process as the signal would have. Only
 /// async-signal-safe calls: it runs between fork and exec, or in a freshly forked child.
-int restrict_this_process(const child_restrictions& r) noexcept;
+restriction_failure restrict_this_process(const child_restrictions& r) noexcept;
+
+/// What step did to a child that r describes, in words for an error: "setuid(65534)".
+std::string describe(restriction_step step, const child_restrictions& r);
 
 }  // namespace forkipc::detail

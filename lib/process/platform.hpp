@@ -49,11 +49,16 @@ struct spawn_abilities {
   bool no_new_privileges;
   /// A zygote can fork children that are its owner's (fork_beside_parent).
   bool fork_beside_parent;
+  /// Starts the child in a new session (fork_options::detached; glibc 2.26: POSIX_SPAWN_SETSID,
+  /// POSIX only since 2024).
+  bool new_session;
 };
 extern const spawn_abilities spawn_can;
 
 /// Adds "close every descriptor from fd up" to actions (only where spawn_can.close_from).
 void spawn_close_from(posix_spawn_file_actions_t& actions, int fd);
+/// Makes the child a session leader (only where spawn_can.new_session).
+void spawn_new_session(posix_spawnattr_t& attributes);
 /// Adds "start in dir" to actions (only where spawn_can.change_directory).
 void spawn_change_directory(posix_spawn_file_actions_t& actions, const char* dir);
 

@@ -58,11 +58,21 @@ pipe_ends new_pipe(const std::string& what) {
   return ends;
 }
 
-pipe_ends make_output_pipe() {
-  pipe_ends ends = new_pipe("the child's output");
-  // Non-blocking on the parent's end only: the child's stdout stays an ordinary blocking pipe.
-  ::fcntl(ends.read.get(), F_SETFL, ::fcntl(ends.read.get(), F_GETFL) | O_NONBLOCK);
-  ends.write = move_above_stdio(std::move(ends.write));
+// A pipe from a silent child's stdout or stderr (parent_reads), or a socket to its stdin, as
+// libuv makes for Node: a write to a socket can be kept from raising SIGPIPE in the parent when
+// the child has gone (MSG_NOSIGNAL), a write to a pipe cannot.
+pipe_ends make_stdio_pipe(bool parent_reads) {
+  pipe_ends ends;
+  if (parent_reads) {
+    ends = new_pipe("the child's output");
+  } else if (const int failed = make_socket_pair(ends.write, ends.read)) {
+    throw_system_error(failed, "cannot create a socket for the child's input");
+  }
+  unique_fd& parent = parent_reads ? ends.read : ends.write;
+  unique_fd& child = parent_reads ? ends.write : ends.read;
+  // Non-blocking on the parent's end only: the child's stays an ordinary blocking pipe.
+  ::fcntl(parent.get(), F_SETFL, ::fcntl(parent.get(), F_GETFL) | O_NONBLOCK);
+  child = move_above_stdio(std::move(child));
   return ends;
 }
 
@@ -74,6 +84,7 @@ class file_actions {
   file_actions& operator=(const file_actions&) = delete;
 
   void dup2(int fd, int target) { check(::posix_spawn_file_actions_adddup2(&actions_, fd, target)); }
+  void close(int target) { check(::posix_spawn_file_actions_addclose(&actions_, target)); }
   void open(int target, const char* path, int flags) {
     check(::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0));
   }
@@ -88,10 +99,11 @@ class file_actions {
 };
 
 // The child starts with every signal at its default action and none blocked, whatever the
-// parent did with its own (a server that ignores SIGPIPE, a thread that blocks SIGTERM...).
+// parent did with its own (a server that ignores SIGPIPE, a thread that blocks SIGTERM...); in a
+// new session when asked and posix_spawn can (else the helper calls setsid).
 class default_signals {
  public:
-  default_signals() {
+  explicit default_signals(bool new_session) {
     ::posix_spawnattr_init(&attributes_);
     sigset_t all, none;
     ::sigfillset(&all);
@@ -99,6 +111,7 @@ class default_signals {
     ::posix_spawnattr_setsigdefault(&attributes_, &all);
     ::posix_spawnattr_setsigmask(&attributes_, &none);
     ::posix_spawnattr_setflags(&attributes_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    if (new_session) spawn_new_session(attributes_);
   }
   ~default_signals() { ::posix_spawnattr_destroy(&attributes_); }
   default_signals(const default_signals&) = delete;
@@ -111,8 +124,8 @@ class default_signals {
 
 // What posix_spawn cannot do in the child here (close descriptors, enter a directory, a death
 // signal, limits, no new privileges) is done by the helper that then execs the program (see
-// exec_helper.cpp); it reports a failed step on a pipe.
-constexpr int exec_error_fd = 4;
+// exec_helper.cpp); it reports a failed step on a pipe, above the child's own descriptors.
+int exec_error_fd(const fork_options& options) { return channel_fd + 1 + static_cast<int>(options.extra_fds.size()); }
 
 fs::path exec_helper() {
   // A set-user-ID program never takes the helper's location from its caller.
@@ -123,25 +136,34 @@ fs::path exec_helper() {
 // The helper's settings (one argument each) for what options ask of the child and posix_spawn
 // cannot do on this system; none when the program can be spawned directly.
 std::vector<std::string> exec_helper_settings(const fork_options& options, const fs::path& base) {
+  const child_restrictions r = restrictions_of(options, ::getpid());
   std::vector<std::string> settings;
   if (options.cwd && !spawn_can.change_directory) settings.push_back("cd=" + base.string());
-  if (options.limits.memory_bytes) settings.push_back("as=" + std::to_string(*options.limits.memory_bytes));
-  if (options.limits.cpu_time) settings.push_back("cpu=" + std::to_string(options.limits.cpu_time->count()));
-  if (options.limits.open_files) settings.push_back("nofile=" + std::to_string(*options.limits.open_files));
-  if (options.no_new_privileges) settings.push_back("nnp");
-  if (options.kill_on_parent_exit) settings.push_back("parent=" + std::to_string(::getpid()));
+  if (r.new_session && !spawn_can.new_session) settings.push_back("setsid");
+  const auto limit = [&](const char* name, std::uint64_t value) {
+    if (value != child_restrictions::unlimited) settings.push_back(name + std::to_string(value));
+  };
+  limit("as=", r.memory_bytes);
+  limit("cpu=", r.cpu_seconds);
+  limit("nofile=", r.open_files);
+  if (r.change_group) settings.push_back("gid=" + std::to_string(r.group));
+  if (r.change_user) settings.push_back("uid=" + std::to_string(r.user));
+  if (r.no_new_privileges) settings.push_back("nnp");
+  if (r.parent != 0) settings.push_back("parent=" + std::to_string(r.parent));
   if (!spawn_can.close_from)
-    settings.insert(settings.begin(), "close_from=" + std::to_string(exec_error_fd + 1));
+    settings.insert(settings.begin(), "close_from=" + std::to_string(exec_error_fd(options) + 1));
   return settings;
 }
 
-// The errno the helper wrote after its exec failed, or 0 once the program runs.
-int read_exec_error(const unique_fd& pipe) {
-  int err = 0;
+// What the helper wrote after a failed setting or exec (see exec_helper.cpp), or nothing once
+// the program runs.
+restriction_failure read_exec_error(const unique_fd& pipe) {
+  std::int32_t report[2] = {0, 0};
   ssize_t got;
-  while ((got = ::read(pipe.get(), &err, sizeof err)) < 0 && errno == EINTR) {
+  while ((got = ::read(pipe.get(), report, sizeof report)) < 0 && errno == EINTR) {
   }
-  return got == static_cast<ssize_t>(sizeof err) ? err : 0;
+  if (got != static_cast<ssize_t>(sizeof report)) return {};
+  return {report[0], static_cast<restriction_step>(report[1])};
 }
 
 bool is_channel_variable(std::string_view entry) {
@@ -182,6 +204,17 @@ fs::path find_in_path(const fs::path& name, std::string_view search_path, const 
     if (colon == std::string_view::npos) return {};
     search_path.remove_prefix(colon + 1);
   }
+}
+
+// What the user can do about a step that failed with err (none: the exec).
+std::string remedy(restriction_step step, int err, const fork_options& options) {
+  if ((step == restriction_step::user || step == restriction_step::group) && err == EPERM)
+    return " (changing the child's user or group needs root, or CAP_SETUID and CAP_SETGID)";
+  if (step == restriction_step::none && err == EACCES && (options.uid || options.gid))
+    return " as user " + (options.uid ? std::to_string(*options.uid) : std::string("(unchanged)")) + ", group " +
+           (options.gid ? std::to_string(*options.gid) : std::string("(unchanged)")) +
+           ": that user must be able to search every directory on the program's path and execute it";
+  return {};
 }
 
 // Why the working directory cannot be entered, or 0 when it can.
@@ -239,23 +272,43 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   argv.push_back(module_path);
   argv.insert(argv.end(), args.begin(), args.end());
 
+  // Copies above 0-3 first (a given one may sit where another goes), before this call opens
+  // anything that could take the number of one that is not open; each in its place below.
+  std::vector<unique_fd> extra;
+  for (const int fd : options.extra_fds) {
+    if (fd < 0) {
+      extra.emplace_back();
+    } else if (const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 10); copy >= 0) {
+      extra.emplace_back(copy);
+    } else {
+      throw_system_error(errno, "cannot give descriptor " + std::to_string(fd) + " to " + quoted(program) +
+                                    " (fork_options::extra_fds)");
+    }
+  }
   channel_ends channel = make_channel(options, program.string());
   const unique_fd child_end = std::move(channel.child);
 
   file_actions actions;
-  output_pipes output;
+  stdio_pipes stdio;
   if (options.silent) {
-    actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
     if (silent_output == captured_output::pipe) {
-      output = make_output_pipes();
-      actions.dup2(output.stdout_write.get(), STDOUT_FILENO);
-      actions.dup2(output.stderr_write.get(), STDERR_FILENO);
+      stdio = make_stdio_pipes();
+      actions.dup2(stdio.stdin_read.get(), STDIN_FILENO);
+      actions.dup2(stdio.stdout_write.get(), STDOUT_FILENO);
+      actions.dup2(stdio.stderr_write.get(), STDERR_FILENO);
     } else {
+      actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
       actions.open(STDOUT_FILENO, "/dev/null", O_WRONLY);
       actions.open(STDERR_FILENO, "/dev/null", O_WRONLY);
     }
   }
   actions.dup2(child_end.get(), channel_fd);
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const int target = channel_fd + 1 + static_cast<int>(i);
+    // An ignored one is closed, whatever this process has there (glibc's close action does not
+    // mind a descriptor that is not open).
+    extra[i] ? actions.dup2(extra[i].get(), target) : actions.close(target);
+  }
   pipe_ends exec_error;
   fs::path spawned = program;
   const std::vector<std::string> settings = exec_helper_settings(options, base);
@@ -263,13 +316,15 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     spawned = exec_helper();
     exec_error = new_pipe("starting " + quoted(program));
     exec_error.write = move_above_stdio(std::move(exec_error.write));
-    actions.dup2(exec_error.write.get(), exec_error_fd);
+    actions.dup2(exec_error.write.get(), exec_error_fd(options));
     std::vector<std::string> prefix{spawned.string()};
+    if (!options.extra_fds.empty()) prefix.push_back("error_fd=" + std::to_string(exec_error_fd(options)));
     prefix.insert(prefix.end(), settings.begin(), settings.end());
     prefix.insert(prefix.end(), {"--", program.string()});
     argv.insert(argv.begin(), prefix.begin(), prefix.end());
   }
-  if (spawn_can.close_from) spawn_close_from(actions.native(), exec_error.write ? exec_error_fd + 1 : channel_fd + 1);
+  if (spawn_can.close_from)
+    spawn_close_from(actions.native(), exec_error_fd(options) + (exec_error.write ? 1 : 0));
   if (options.cwd && spawn_can.change_directory) spawn_change_directory(actions.native(), base.c_str());
 
   std::vector<char*> argv_pointers, env_pointers;
@@ -278,19 +333,23 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
   for (const std::string& e : env) env_pointers.push_back(const_cast<char*>(e.c_str()));
   env_pointers.push_back(nullptr);
 
-  const default_signals attributes;
+  const default_signals attributes(options.detached && spawn_can.new_session);
   pid_t pid = -1;
   int result = ::posix_spawn(&pid, spawned.c_str(), actions.get(), attributes.get(),
                              argv_pointers.data(), env_pointers.data());
   const bool helper_failed = result != 0 && spawned != program;
+  restriction_failure failed_step;
   if (result == 0 && exec_error.read) {
     exec_error.write.reset();  // else the read below would never see the end
-    if ((result = read_exec_error(exec_error.read)) != 0) {
+    failed_step = read_exec_error(exec_error.read);
+    if ((result = failed_step.error) != 0) {
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
     }
   }
   if (result != 0) {
+    if (failed_step.step != restriction_step::none)
+      throw_system_error(result, "cannot start " + quoted(program) + ": " + describe_failure(failed_step, options));
     // posix_spawn reports a failed chdir and a failed exec alike; tell them apart for the user.
     if (options.cwd) {
       if (const int problem = working_directory_problem(base))
@@ -300,7 +359,7 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
       throw_system_error(result, "cannot start " + quoted(program) + ": it needs forkipc's helper " +
                                      quoted(spawned) + " (install forkipc, or set FORKIPC_LIBEXECDIR to its folder)");
     }
-    throw_system_error(result, "cannot start " + quoted(program));
+    throw_system_error(result, "cannot start " + quoted(program) + remedy(restriction_step::none, result, options));
   }
 
   std::error_code ec;
@@ -311,8 +370,28 @@ spawned_child spawn_child(const std::string& module_path, const std::vector<std:
     }
     throw error(ec, "cannot watch the child " + quoted(program) + " (pidfd_open)");
   }
-  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
-          std::move(output.stderr_read)};
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(stdio.stdout_read),
+          std::move(stdio.stderr_read), std::move(stdio.stdin_write)};
+}
+
+child_restrictions restrictions_of(const fork_options& options, pid_t parent) {
+  child_restrictions r;
+  if (options.limits.memory_bytes) r.memory_bytes = *options.limits.memory_bytes;
+  if (options.limits.cpu_time) r.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
+  if (options.limits.open_files) r.open_files = *options.limits.open_files;
+  r.no_new_privileges = options.no_new_privileges;
+  if (options.kill_on_parent_exit) r.parent = parent;
+  r.new_session = options.detached;
+  r.change_group = options.gid.has_value();
+  r.group = options.gid.value_or(0);
+  r.change_user = options.uid.has_value();
+  r.user = options.uid.value_or(0);
+  return r;
+}
+
+std::string describe_failure(const restriction_failure& failure, const fork_options& options) {
+  return describe(failure.step, restrictions_of(options, ::getpid())) + " failed in the child" +
+         remedy(failure.step, failure.error, options);
 }
 
 channel_ends make_channel(const fork_options& options, const std::string& program) {
@@ -329,9 +408,10 @@ channel_ends make_channel(const fork_options& options, const std::string& progra
   return ends;
 }
 
-output_pipes make_output_pipes() {
-  pipe_ends out = make_output_pipe(), err = make_output_pipe();
-  return {std::move(out.read), std::move(out.write), std::move(err.read), std::move(err.write)};
+stdio_pipes make_stdio_pipes() {
+  pipe_ends in = make_stdio_pipe(false), out = make_stdio_pipe(true), err = make_stdio_pipe(true);
+  return {std::move(in.read),  std::move(in.write),  std::move(out.read),
+          std::move(out.write), std::move(err.read), std::move(err.write)};
 }
 
 }  // namespace forkipc::detail

@@ -28,6 +28,10 @@ namespace protocol = zygote_protocol;
 // The zygote's own start: its channel a plain socket whatever its children's transport, and the
 // children's mode in FORKIPC_ZYGOTE; no timeout (that is each child's).
 fork_options zygote_options(fork_options options) {
+  if (!options.extra_fds.empty())
+    throw error(std::make_error_code(std::errc::not_supported),
+                "a zygote's children cannot be given fork_options::extra_fds (they are forked, not started "
+                "with descriptors of their own): use fork() for them");
   std::map<std::string, std::string> env;
   if (options.env) {
     env = *options.env;
@@ -44,6 +48,10 @@ fork_options zygote_options(fork_options options) {
   options.timeout = std::chrono::milliseconds(0);
   options.silent = false;
   options.limits = {};  // each child's, not the zygote's: its start-up may need more
+  // Each child's too: the zygote keeps its owner's user, to give each child what it asks.
+  options.uid.reset();
+  options.gid.reset();
+  options.detached = false;
   return options;
 }
 
@@ -55,10 +63,7 @@ protocol::request request_for(const fork_options& options) {
   protocol::request r;
   if (options.silent) r.flags |= protocol::request::silent;
   if (options.kill_on_parent_exit) r.flags |= protocol::request::kill_on_parent_exit;
-  r.restrictions.no_new_privileges = options.no_new_privileges;
-  if (options.limits.memory_bytes) r.restrictions.memory_bytes = *options.limits.memory_bytes;
-  if (options.limits.cpu_time) r.restrictions.cpu_seconds = static_cast<std::uint64_t>(options.limits.cpu_time->count());
-  if (options.limits.open_files) r.restrictions.open_files = *options.limits.open_files;
+  r.restrictions = restrictions_of(options, 0);  // the zygote knows the parent
   return r;
 }
 
@@ -87,17 +92,18 @@ zygote_link::~zygote_link() {
 
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
   if (!control_) throw_ended(program_);
+
   channel_ends channel = make_channel(options, program_);
-  output_pipes output;
+  stdio_pipes stdio;
   unique_fd dev_null;
-  std::vector<int> fds{channel.child.get()};
+  std::vector<int> fds{channel.child.get()};  // then a silent child's stdin, stdout, stderr
   if (options.silent && silent_output == captured_output::pipe) {
-    output = make_output_pipes();
-    fds.insert(fds.end(), {output.stdout_write.get(), output.stderr_write.get()});
+    stdio = make_stdio_pipes();
+    fds.insert(fds.end(), {stdio.stdin_read.get(), stdio.stdout_write.get(), stdio.stderr_write.get()});
   } else if (options.silent) {
-    dev_null = unique_fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    dev_null = unique_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!dev_null) throw error(std::error_code(errno, std::system_category()), "cannot open /dev/null for a silent child");
-    fds.insert(fds.end(), {dev_null.get(), dev_null.get()});
+    fds.insert(fds.end(), {dev_null.get(), dev_null.get(), dev_null.get()});
   }
 
   const deadline until(answer_timeout);
@@ -123,7 +129,7 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
       answer.append(bytes, static_cast<std::size_t>(got));
       if (answer.size() >= protocol::reply::header_size) {
         std::uint32_t length = 0;
-        std::memcpy(&length, answer.data() + 8, 4);
+        std::memcpy(&length, answer.data() + 16, 4);
         if (answer.size() >= protocol::reply::header_size + length) break;
       }
       continue;
@@ -142,6 +148,17 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
   }
   std::int32_t value = 0;
   std::memcpy(&value, answer.data() + 4, 4);
+  if (answer[0] == 'R') {
+    restriction_failure failed;
+    std::int32_t step = 0;
+    std::memcpy(&failed.error, answer.data() + 8, 4);
+    std::memcpy(&step, answer.data() + 12, 4);
+    failed.step = static_cast<restriction_step>(step);
+    while (::waitpid(value, nullptr, 0) < 0 && errno == EINTR) {  // it has ended, or is about to
+    }
+    throw error(std::error_code(failed.error, std::system_category()),
+                "cannot fork a child of \"" + program_ + "\" from its zygote: " + describe_failure(failed, options));
+  }
   if (answer[0] != 'P') {
     throw error(std::error_code(value, std::system_category()),
                 "the zygote of \"" + program_ + "\" cannot fork: " + answer.substr(protocol::reply::header_size));
@@ -157,8 +174,8 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
     }
     throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
   }
-  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(output.stdout_read),
-          std::move(output.stderr_read)};
+  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(stdio.stdout_read),
+          std::move(stdio.stderr_read), std::move(stdio.stdin_write)};
 }
 
 }  // namespace forkipc::detail

@@ -17,23 +17,36 @@ namespace forkipc::detail::zygote_protocol {
 inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 
 /// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
-/// child the write ends of its stdout and stderr pipes, attached (SCM_RIGHTS).
+/// child its stdin, stdout and stderr (its ends of the pipes, or /dev/null), attached (SCM_RIGHTS).
 struct request {
   static constexpr char kind = 'F';
-  enum flag : std::uint8_t { silent = 1, kill_on_parent_exit = 2, no_new_privileges = 4 };
+  enum flag : std::uint8_t {
+    silent = 1,
+    kill_on_parent_exit = 2,
+    no_new_privileges = 4,
+    new_session = 8,
+    change_group = 16,
+    change_user = 32,
+  };
 
   std::uint8_t flags = 0;
   child_restrictions restrictions;  // but its parent, which kill_on_parent_exit's flag sets
 
-  static constexpr std::size_t size = 32;
+  static constexpr std::size_t size = 40;
 
   std::string encode() const {
     std::string out(size, '\0');
     out[0] = kind;
-    out[1] = static_cast<char>(flags | (restrictions.no_new_privileges ? no_new_privileges : 0));
+    out[1] = static_cast<char>(flags | (restrictions.no_new_privileges ? no_new_privileges : 0) |
+                               (restrictions.new_session ? new_session : 0) |
+                               (restrictions.change_group ? change_group : 0) |
+                               (restrictions.change_user ? change_user : 0));
     std::memcpy(out.data() + 8, &restrictions.memory_bytes, 8);
     std::memcpy(out.data() + 16, &restrictions.cpu_seconds, 8);
     std::memcpy(out.data() + 24, &restrictions.open_files, 8);
+    const auto group = static_cast<std::uint32_t>(restrictions.group), user = static_cast<std::uint32_t>(restrictions.user);
+    std::memcpy(out.data() + 32, &group, 4);
+    std::memcpy(out.data() + 36, &user, 4);
     return out;
   }
 
@@ -42,27 +55,42 @@ struct request {
     request r;
     r.flags = static_cast<std::uint8_t>(bytes[1]);
     r.restrictions.no_new_privileges = (r.flags & no_new_privileges) != 0;
+    r.restrictions.new_session = (r.flags & new_session) != 0;
+    r.restrictions.change_group = (r.flags & change_group) != 0;
+    r.restrictions.change_user = (r.flags & change_user) != 0;
     std::memcpy(&r.restrictions.memory_bytes, bytes.data() + 8, 8);
     std::memcpy(&r.restrictions.cpu_seconds, bytes.data() + 16, 8);
     std::memcpy(&r.restrictions.open_files, bytes.data() + 24, 8);
+    std::uint32_t group = 0, user = 0;
+    std::memcpy(&group, bytes.data() + 32, 4);
+    std::memcpy(&user, bytes.data() + 36, 4);
+    r.restrictions.group = static_cast<gid_t>(group);
+    r.restrictions.user = static_cast<uid_t>(user);
     return r;
   }
 };
 
-/// The zygote's answer: 'P' and the child's pid, or 'E', an errno, and why in words.
+/// The zygote's answer: 'P' and the child's pid; 'E', an errno, and why in words; or 'R', the
+/// pid of a child that ended because a step of its restrictions failed, with that failure:
+/// the owner reaps it and throws.
 struct reply {
-  static constexpr std::size_t header_size = 12;  // kind, 3 unused, the value, the text's length
+  // kind, 3 unused, the value, the failure's errno and step, the text's length
+  static constexpr std::size_t header_size = 20;
 
   char kind = 'P';
   std::int32_t value = 0;  // the pid, or the errno
+  restriction_failure failure{};  // 'R'
   std::string why;
 
   std::string encode() const {
     std::string out(header_size, '\0');
     out[0] = kind;
     const auto length = static_cast<std::uint32_t>(why.size());
+    const auto step = static_cast<std::int32_t>(failure.step);
     std::memcpy(out.data() + 4, &value, 4);
-    std::memcpy(out.data() + 8, &length, 4);
+    std::memcpy(out.data() + 8, &failure.error, 4);
+    std::memcpy(out.data() + 12, &step, 4);
+    std::memcpy(out.data() + 16, &length, 4);
     return out + why;
   }
 };

@@ -15,6 +15,7 @@
 #include "process/child_restrictions.hpp"
 #include "process/platform.hpp"
 #include "process/zygote_protocol.hpp"
+#include "transport/platform.hpp"  // make_pipe
 #include "transport/poll.hpp"
 #include "transport/socket_io.hpp"
 
@@ -38,7 +39,7 @@ void answer(const protocol::reply& r) {
   }
 }
 
-void refuse(int err, std::string why) { answer({'E', err, std::move(why)}); }
+void refuse(int err, std::string why) { answer({'E', err, {}, std::move(why)}); }
 
 std::size_t thread_count() {
   std::error_code ec;
@@ -48,24 +49,38 @@ std::size_t thread_count() {
 }
 
 // In the new child: its channel on fd 3 (over the zygote's, which it closes), its output, its
-// limits; the environment says what a spawned child's would. On failure it ends at once: the
-// owner sees it exit with 127, as a failed exec.
-void become_child(const protocol::request& r, received_fds& fds, const std::string& mode, pid_t owner) {
+// restrictions; the environment says what a spawned child's would. On failure it ends at once:
+// the owner sees it exit with 127, as a failed exec, and a restriction that failed is written
+// on `report` first, for the zygote to pass on (the helper program's error pipe, again).
+void become_child(const protocol::request& r, received_fds& fds, const std::string& mode, pid_t owner,
+                  unique_fd report) {
   if (::dup2(fds.passed[0].get(), channel_fd) != channel_fd) ::_exit(127);
-  if ((r.flags & protocol::request::silent) != 0 && fds.passed.size() == 3) {
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(fds.passed[1].get(), STDOUT_FILENO) < 0 ||
-        ::dup2(fds.passed[2].get(), STDERR_FILENO) < 0)
-      ::_exit(127);
-    if (null > STDERR_FILENO) ::close(null);
+  if ((r.flags & protocol::request::silent) != 0 && fds.passed.size() == 4) {
+    for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+      if (::dup2(fds.passed[static_cast<std::size_t>(fd) + 1].get(), fd) < 0) ::_exit(127);
   }
   fds.passed.clear();  // close-on-exec copies: closed here, the dup2'ed ones stay
   child_restrictions restrictions = r.restrictions;
   if ((r.flags & protocol::request::kill_on_parent_exit) != 0) restrictions.parent = owner;
-  if (restrict_this_process(restrictions) != 0) ::_exit(127);
+  if (const restriction_failure failed = restrict_this_process(restrictions)) {
+    while (::write(report.get(), &failed, sizeof failed) < 0 && errno == EINTR) {
+    }
+    ::_exit(127);
+  }
   ::setenv("NODE_CHANNEL_SERIALIZATION_MODE", mode.c_str(), 1);
   ::setenv("NODE_CHANNEL_FD", "3", 1);
   ::unsetenv(protocol::variable);
+}
+
+// The answer for a forked child: 'P' once it has applied its restrictions (it closes its end of
+// the pipe: the read sees the end), 'R' with the failure it wrote before it ended.
+protocol::reply restriction_report(const unique_fd& report, pid_t pid) {
+  restriction_failure failed;
+  ssize_t got;
+  while ((got = ::read(report.get(), &failed, sizeof failed)) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof failed) && failed) return {'R', pid, failed, {}};
+  return {'P', pid, {}, {}};
 }
 
 // Returns only in a forked child.
@@ -76,7 +91,7 @@ void serve(const std::string& mode) {
     received_fds fds;
     std::size_t got = 0;
     while (got < sizeof bytes) {
-      const ssize_t n = receive_with_fds(channel_fd, std::span<char>(bytes + got, sizeof bytes - got), fds, 3);
+      const ssize_t n = receive_with_fds(channel_fd, std::span<char>(bytes + got, sizeof bytes - got), fds, 4);
       if (n == -EAGAIN) {
         wait_readable(channel_fd, deadline{});  // the zygote only ever waits for its owner
         continue;
@@ -93,18 +108,25 @@ void serve(const std::string& mode) {
                          "forkipc's child side (has_parent(), parent(), sync::parent, serve())");
       continue;
     }
+    unique_fd report_read, report_write;
+    if (const int failed = make_pipe(report_read, report_write)) {
+      refuse(failed, std::string("the zygote cannot create a pipe: ") + std::strerror(failed));
+      continue;
+    }
     // Beside the zygote, not under it: its owner's child, which the owner then reaps, signals
     // and reads the status of as for any child it spawned.
     const pid_t pid = fork_beside_parent();
     if (pid == 0) {  // the child goes on with the program
-      become_child(*r, fds, mode, owner);
+      report_read.reset();
+      become_child(*r, fds, mode, owner, std::move(report_write));
       return;
     }
     if (pid < 0) {
       refuse(errno, std::string("the zygote cannot fork: ") + std::strerror(errno));
       continue;
     }
-    answer({'P', pid, {}});
+    report_write.reset();
+    answer(restriction_report(report_read, pid));
   }
 }
 

@@ -1,5 +1,5 @@
-// The linux backend of process/platform.hpp: pidfds, and posix_spawn's own closefrom and chdir
-// where glibc has them (Meson checks: FORKIPC_HAVE_ADDCLOSEFROM_NP, FORKIPC_HAVE_ADDCHDIR_NP).
+// The linux backend of process/platform.hpp: pidfds, glibc's POSIX_SPAWN_SETSID, and
+// posix_spawn's own closefrom and chdir where glibc has them (Meson checks: FORKIPC_HAVE_ADDCLOSEFROM_NP, FORKIPC_HAVE_ADDCHDIR_NP).
 #include "process/platform.hpp"
 
 #include <signal.h>
@@ -41,13 +41,20 @@ constexpr bool has_change_directory = true;
 constexpr bool has_change_directory = false;  // glibc before 2.29: the helper changes it
 #endif
 
-const spawn_abilities spawn_can{has_close_from, has_change_directory, true, true, true};
+const spawn_abilities spawn_can{has_close_from, has_change_directory, true, true, true, true};
 
 void spawn_close_from([[maybe_unused]] posix_spawn_file_actions_t& actions, [[maybe_unused]] int fd) {
 #if defined(FORKIPC_HAVE_ADDCLOSEFROM_NP)
   if (const int result = ::posix_spawn_file_actions_addclosefrom_np(&actions, fd); result != 0)
     throw std::system_error(result, std::system_category(), "posix_spawn_file_actions_addclosefrom_np");
 #endif
+}
+
+void spawn_new_session(posix_spawnattr_t& attributes) {
+  short flags = 0;
+  ::posix_spawnattr_getflags(&attributes, &flags);
+  if (const int result = ::posix_spawnattr_setflags(&attributes, static_cast<short>(flags | POSIX_SPAWN_SETSID)); result != 0)
+    throw std::system_error(result, std::system_category(), "posix_spawnattr_setflags(POSIX_SPAWN_SETSID)");
 }
 
 void spawn_change_directory([[maybe_unused]] posix_spawn_file_actions_t& actions, [[maybe_unused]] const char* dir) {

@@ -23,11 +23,13 @@ unique_fd open_exit_descriptor(pid_t, std::error_code& ec) noexcept {
 
 int signal_child(pid_t pid, int, int signal) noexcept { return ::kill(pid, signal) == 0 ? 0 : errno; }
 
-const spawn_abilities spawn_can{false, false, false, false, false};
+const spawn_abilities spawn_can{false, false, false, false, false, false};
 
 void spawn_close_from(posix_spawn_file_actions_t&, int) {}
 
 void spawn_change_directory(posix_spawn_file_actions_t&, const char*) {}
+
+void spawn_new_session(posix_spawnattr_t&) {}
 
 const char* trusted_getenv(const char* name) noexcept {
   if (::getuid() != ::geteuid() || ::getgid() != ::getegid()) return nullptr;
