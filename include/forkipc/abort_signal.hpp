@@ -26,10 +26,15 @@ class abort_signal {
   /// never runs, even when abort() is under way on another thread (the removal waits for it).
   class subscription {
    public:
+    /// An empty subscription: no listener.
     subscription() = default;
-    subscription(subscription&&) noexcept;
-    subscription& operator=(subscription&&) noexcept;
+    /// Takes other's listener; other is left empty.
+    subscription(subscription&& other) noexcept;
+    /// Removes this one's listener (as reset()), then takes other's; other is left empty.
+    subscription& operator=(subscription&& other) noexcept;
+    /// Removes the listener (as reset()).
     ~subscription();
+    /// Removes the listener now: it never runs after this returns. Does nothing when empty.
     void reset();
 
    private:
