@@ -57,6 +57,13 @@ std::size_t resident_bytes() {
   return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// How much this process's resident memory grew since before (0 if it shrank), read once: two
+// reads can straddle a change and make an unsigned difference wrap.
+std::size_t resident_growth_since(std::size_t before) {
+  const std::size_t now = resident_bytes();
+  return now > before ? now - before : 0;
+}
+
 // The value of a "Name:" line of /proc/self/status.
 long status_field(const std::string& name) {
   std::ifstream status("/proc/self/status");
@@ -435,7 +442,7 @@ TEST_CASE("a peer that never reads: send() says so at the high-water mark, refus
   io.poll();  // the other refusals, posted at once too
   const std::size_t line = chunk.get_ref<const std::string&>().size() + 3;  // quotes and newline
   const std::size_t accepted = static_cast<std::size_t>(offered - refused()) * line;
-  const std::size_t growth = resident_bytes() - std::min(before, resident_bytes());
+  const std::size_t growth = resident_growth_since(before);
   // Before the queue starts, the transport holds some: the socket's buffer, or the ring (1 MiB).
   const std::size_t ring = test::transport_under_test() == forkipc::transport::shared_memory ? std::size_t{1} << 20 : 0;
   CHECK(true_returns < 10 + static_cast<int>(ring / line));  // false from 128 KiB of queue on
@@ -482,7 +489,7 @@ TEST_CASE("10,000 fork/exit cycles: no growth in descriptors, memory, threads or
   CHECK(test::open_fds() == fds_before);
   CHECK(test::child_pids().empty());
   CHECK(status_field("Threads") == threads_before);
-  const std::size_t growth = resident_bytes() - std::min(memory_before, resident_bytes());
+  const std::size_t growth = resident_growth_since(memory_before);
   if (!sanitized) CHECK_MESSAGE(growth < (std::size_t{4} << 20), "grew by " << growth << " bytes");
 }
 
