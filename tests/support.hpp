@@ -34,6 +34,16 @@ inline constexpr bool address_sanitized = __has_feature(address_sanitizer);
 inline constexpr bool address_sanitized = false;
 #endif
 
+/// Whether this build runs under AddressSanitizer or ThreadSanitizer, whose processes start
+/// several times slower and whose allocators keep freed memory in quarantine.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+inline constexpr bool sanitized = address_sanitized || __has_feature(thread_sanitizer);
+#else
+inline constexpr bool sanitized = address_sanitized;
+#endif
+
 /// Whether path (where a /proc/PID/fd link leads, or a line of /proc/PID/maps) is shared memory
 /// forkipc made under name ("forkipc-segment", "forkipc-ring", "forkipc-channel"): a memfd of
 /// that name on the linux backend; on the posix one, which cannot give it a lasting name, an
