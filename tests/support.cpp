@@ -147,6 +147,13 @@ std::vector<int> child_pids(int parent) {
   return children;
 }
 
+bool zombie(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("State:", 0) == 0) return line.find('Z') != std::string::npos;
+  return false;
+}
+
 std::string describe_end(std::optional<int> code, std::optional<int> signal) {
   if (code && !signal) return std::to_string(*code);
   if (signal && !code) return "SIG" + std::to_string(*signal);

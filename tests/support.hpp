@@ -100,6 +100,9 @@ std::vector<int> open_fds();
 /// The pids of the children of parent (by default, this process), zombies included.
 std::vector<int> child_pids(int parent = 0);
 
+/// Whether pid is a zombie: ended, and not yet reaped by its parent.
+bool zombie(int pid);
+
 /// Polls condition every few milliseconds until it holds; fails the test after timeout. For
 /// states that no event announces (another process's children, say). what names the state in
 /// the failure.

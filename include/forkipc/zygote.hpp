@@ -39,7 +39,9 @@ class FORKIPC_API zygote;  // exported: see forkipc/detail/export.hpp
 ///
 /// The zygote does not keep io.run() from returning: it is waited for only by fork() and by the
 /// destructor. It ends when this object is destroyed (its channel closes) and when this process
-/// dies, however it dies; its children live on, as children of this process.
+/// dies, however it dies; its children live on, as children of this process. It keeps one
+/// child forked ahead of the next fork() (a spare, a child of this process too), which the
+/// destructor kills and reaps if it was never handed out.
 class zygote {
  public:
   /// Starts module_path args... as fork() would, with options (serialization, transport, env,
@@ -50,8 +52,8 @@ class zygote {
   /// another process (Linux's CLONE_PARENT).
   zygote(boost::asio::io_context& io, std::string module_path, std::vector<std::string> args = {},
          fork_options options = {});
-  /// Ends the zygote: closes its channel, gives it 500 ms, then sends SIGKILL, and reaps it. Its
-  /// children go on.
+  /// Ends the zygote: closes its channel, gives it 500 ms, then sends SIGKILL, and reaps it and
+  /// the spare it forked ahead. Its children go on.
   ~zygote();
   /// Not copyable: a zygote owns its process.
   zygote(const zygote&) = delete;

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <forkipc/error.hpp>
 
@@ -43,6 +44,7 @@ fork_options zygote_options(fork_options options) {
     }
   }
   env[protocol::variable] = channel_mode_name({options.serialization, options.transport});
+  if (env.emplace("LD_BIND_NOW", "1").second) env[protocol::bind_now_variable] = "1";
   options.env = std::move(env);
   options.transport = transport::socket;
   options.timeout = std::chrono::milliseconds(0);
@@ -76,6 +78,18 @@ const std::string& supported(const std::string& module_path) {
   return module_path;
 }
 
+// The first whole frame of the zygote's (a zygote_protocol::reply) in buffer, taken from it.
+std::optional<std::string> take_frame(std::string& buffer) {
+  if (buffer.size() < protocol::reply::header_size) return std::nullopt;
+  std::uint32_t length = 0;
+  std::memcpy(&length, buffer.data() + 16, 4);
+  const std::size_t size = protocol::reply::header_size + length;
+  if (buffer.size() < size) return std::nullopt;
+  std::string frame = buffer.substr(0, size);
+  buffer.erase(0, size);
+  return frame;
+}
+
 }  // namespace
 
 zygote_link::zygote_link(const std::string& module_path, const std::vector<std::string>& args, fork_options options)
@@ -86,12 +100,59 @@ zygote_link::zygote_link(std::string program, spawned_child&& spawned)
     : program_(std::move(program)), control_(std::move(spawned.channel.socket)), zygote_(std::move(spawned.child)) {}
 
 zygote_link::~zygote_link() {
-  control_.reset();  // the zygote reads the end of its channel, and ends
+  ::shutdown(control_.get(), SHUT_WR);  // the zygote reads the end of its channel, and ends
   child_policy::let_go(zygote_);
+  std::error_code ignored;
+  zygote_.send_signal(SIGKILL, ignored);
+  zygote_.wait();
+  // Everything the zygote wrote is in the socket now: the last spares it announced.
+  for (char bytes[512];;) {
+    received_fds none;
+    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
+    if (got <= 0) break;
+    pending_.append(bytes, static_cast<std::size_t>(got));
+  }
+  while (const auto frame = take_frame(pending_))
+    if ((*frame)[0] == 'S') note_spare(*frame);
+  // Forked ahead and never used: this process' children, which nobody else reaps.
+  for (const pid_t spare : spares_) process unused(spare, unique_fd{});  // its destructor: SIGKILL, reap
+}
+
+void zygote_link::note_spare(const std::string& frame) {
+  std::int32_t pid = 0;
+  std::memcpy(&pid, frame.data() + 4, 4);
+  spares_.push_back(pid);
+}
+
+std::string zygote_link::read_answer(const deadline& until) {
+  for (;;) {
+    while (const auto frame = take_frame(pending_)) {
+      if ((*frame)[0] != 'S') return *frame;
+      note_spare(*frame);
+    }
+    char bytes[512];
+    received_fds none;
+    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
+    if (got > 0) {
+      pending_.append(bytes, static_cast<std::size_t>(got));
+      continue;
+    }
+    if (got != -EAGAIN) {
+      ended_ = true;
+      throw_ended(program_);
+    }
+    if (!wait_readable(control_.get(), until)) {
+      // An answer that comes later would be taken for the next request's: the zygote is no use now.
+      ended_ = true;
+      throw error(std::make_error_code(std::errc::timed_out),
+                  "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
+                      " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
+    }
+  }
 }
 
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
-  if (!control_) throw_ended(program_);
+  if (ended_) throw_ended(program_);
 
   channel_ends channel = make_channel(options, program_);
   stdio_pipes stdio;
@@ -113,41 +174,17 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
     const ssize_t sent = send_with_fds(control_.get(), std::span<const iovec>(&iov, 1), fds);
     if (sent == static_cast<ssize_t>(request.size())) break;
     if (sent != -EAGAIN) {
-      control_.reset();
+      ended_ = true;
       throw_ended(program_);
     }
     if (!wait_writable(control_.get(), until))
       throw error(std::make_error_code(std::errc::timed_out), "the zygote of \"" + program_ + "\" does not read its requests");
   }
 
-  std::string answer;
-  for (;;) {
-    char bytes[512];
-    received_fds none;
-    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
-    if (got > 0) {
-      answer.append(bytes, static_cast<std::size_t>(got));
-      if (answer.size() >= protocol::reply::header_size) {
-        std::uint32_t length = 0;
-        std::memcpy(&length, answer.data() + 16, 4);
-        if (answer.size() >= protocol::reply::header_size + length) break;
-      }
-      continue;
-    }
-    if (got != -EAGAIN) {
-      control_.reset();
-      throw_ended(program_);
-    }
-    if (!wait_readable(control_.get(), until)) {
-      // An answer that comes later would be taken for the next request's: the zygote is no use now.
-      control_.reset();
-      throw error(std::make_error_code(std::errc::timed_out),
-                  "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
-                      " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
-    }
-  }
+  const std::string answer = read_answer(until);
   std::int32_t value = 0;
   std::memcpy(&value, answer.data() + 4, 4);
+  if (answer[0] == 'R' || answer[0] == 'P') std::erase(spares_, value);  // now the caller's
   if (answer[0] == 'R') {
     restriction_failure failed;
     std::int32_t step = 0;

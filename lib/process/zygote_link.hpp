@@ -8,6 +8,7 @@
 
 #include "process/process.hpp"
 #include "process/spawn.hpp"
+#include "transport/poll.hpp"  // deadline
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
@@ -15,8 +16,10 @@ namespace forkipc::detail {
 /// Starts a program as a zygote (see zygote_server.hpp) and asks it for children. The zygote is
 /// this process's child, reaped here; its children are this process's children too (the zygote
 /// forks them beside itself), each with its own channel, made here and passed to the zygote.
-/// Blocking: fork_child() waits for the zygote's answer, which comes as soon as it has forked
-/// (the first one once the program has started up). Not for several threads at once.
+/// Blocking: fork_child() waits for the zygote's answer, which comes as soon as the child has
+/// taken its restrictions (the first one once the program has started up). The zygote forks each
+/// child ahead of the request it serves (a spare, announced here by its pid, reaped here if it
+/// is never used), so that a request waits for no fork. Not for several threads at once.
 class zygote_link {
  public:
   /// How long fork_child() waits for the zygote's answer before it gives up on it.
@@ -42,9 +45,18 @@ class zygote_link {
  private:
   zygote_link(std::string program, spawned_child&& spawned);
 
+  // The zygote's next answer to a request; the spares it announces on the way are noted.
+  // Throws as fork_child() does when the zygote has ended or does not answer until then.
+  std::string read_answer(const deadline& until);
+  void note_spare(const std::string& frame);
+
   std::string program_;
-  unique_fd control_;  // the zygote's channel; closed first, then the zygote is reaped
+  unique_fd control_;  // the zygote's channel; shut down first, then the zygote is reaped
   process zygote_;
+  bool ended_ = false;        // the zygote ended, or cannot be trusted to answer in turn
+  std::string pending_;       // what was read of the zygote's frames and not yet taken
+  std::vector<pid_t> spares_;  // children the zygote forked ahead and has not handed out
+
 };
 
 }  // namespace forkipc::detail

@@ -16,6 +16,13 @@ namespace forkipc::detail::zygote_protocol {
 /// is a plain socket).
 inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 
+/// Set, to 1, when forkipc put LD_BIND_NOW=1 in the zygote's environment (the user had not set
+/// it): the dynamic loader then binds every symbol as the zygote starts, once, instead of at each
+/// function's first call, which every child would otherwise repeat in its own copy of the
+/// zygote's memory. The zygote removes both before it forks, so that its children's environment
+/// is the user's.
+inline constexpr const char* bind_now_variable = "FORKIPC_ZYGOTE_BIND_NOW";
+
 /// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
 /// child its stdin, stdout and stderr (its ends of the pipes, or /dev/null), attached (SCM_RIGHTS).
 struct request {

@@ -19,4 +19,6 @@ pid_t fork_beside_parent() noexcept {
   return -1;
 }
 
+void map_program_code() noexcept {}
+
 }  // namespace forkipc::detail
