@@ -138,6 +138,35 @@ TEST_CASE("zygote: hundreds of children leave no descriptor and no zombie" *
   for (const int pid : children) CHECK_FALSE(test::zombie(pid));
 }
 
+TEST_CASE("zygote: a child forked ahead and killed before its fork() is reaped, and the next one serves" *
+          doctest::skip(!test::linux_backend)) {
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "sync"}, test::on_test_transport({}));
+  zygote.fork()->send({{"op", "exit"}, {"code", 0}});
+  test::run_to_end(io);
+  // The zygote's spare: its other child, once it has forked it.
+  test::eventually("the zygote and its spare", [] { return test::child_pids().size() == 2; });
+  pid_t spare = 0;
+  for (const int pid : test::child_pids())
+    if (pid != zygote.pid()) spare = pid;
+  REQUIRE(::kill(spare, SIGKILL) == 0);
+
+  auto child = zygote.fork();
+  CHECK(child->pid() != spare);
+  recorder seen(*child);
+  CHECK(ask(io, *child, seen, {{"op", "startups"}}) == 1);
+  child->send({{"op", "exit"}, {"code", 0}});
+  test::run_to_end(io);
+  CHECK(seen.lifecycle().back() == "close 0");
+  // The killed spare reaped, a new one forked ahead: the zygote and it, no zombie.
+  test::eventually("the zygote and a living spare", [&] {
+    const auto children = test::child_pids();
+    return children.size() == 2 && std::find(children.begin(), children.end(), spare) == children.end() &&
+           std::none_of(children.begin(), children.end(), [](int pid) { return test::zombie(pid); });
+  });
+}
+
 TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() from returning; its children go on" *
           doctest::skip(!test::linux_backend)) {
   startups_file startups;

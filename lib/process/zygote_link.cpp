@@ -82,7 +82,7 @@ const std::string& supported(const std::string& module_path) {
 std::optional<std::string> take_frame(std::string& buffer) {
   if (buffer.size() < protocol::reply::header_size) return std::nullopt;
   std::uint32_t length = 0;
-  std::memcpy(&length, buffer.data() + 16, 4);
+  std::memcpy(&length, buffer.data() + 8, 4);
   const std::size_t size = protocol::reply::header_size + length;
   if (buffer.size() < size) return std::nullopt;
   std::string frame = buffer.substr(0, size);
@@ -97,7 +97,9 @@ zygote_link::zygote_link(const std::string& module_path, const std::vector<std::
                                            captured_output::dev_null)) {}
 
 zygote_link::zygote_link(std::string program, spawned_child&& spawned)
-    : program_(std::move(program)), control_(std::move(spawned.channel.socket)), zygote_(std::move(spawned.child)) {}
+    : program_(std::move(program)), control_(std::move(spawned.channel.socket)), zygote_(std::move(spawned.child)) {
+  ask_for_spare();  // the first child's, forked as soon as the program's start-up is done
+}
 
 zygote_link::~zygote_link() {
   ::shutdown(control_.get(), SHUT_WR);  // the zygote reads the end of its channel, and ends
@@ -105,55 +107,84 @@ zygote_link::~zygote_link() {
   std::error_code ignored;
   zygote_.send_signal(SIGKILL, ignored);
   zygote_.wait();
-  // Everything the zygote wrote is in the socket now: the last spares it announced.
-  for (char bytes[512];;) {
-    received_fds none;
-    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
+  // Everything the zygote wrote is in the socket now: the last spare it forked, perhaps.
+  for (char bytes[256];;) {
+    const ssize_t got = receive_with_fds(control_.get(), bytes, received_, max_fds_per_message);
     if (got <= 0) break;
     pending_.append(bytes, static_cast<std::size_t>(got));
   }
   while (const auto frame = take_frame(pending_))
-    if ((*frame)[0] == 'S') note_spare(*frame);
-  // Forked ahead and never used: this process' children, which nobody else reaps.
-  for (const pid_t spare : spares_) process unused(spare, unique_fd{});  // its destructor: SIGKILL, reap
-}
-
-void zygote_link::note_spare(const std::string& frame) {
-  std::int32_t pid = 0;
-  std::memcpy(&pid, frame.data() + 4, 4);
-  spares_.push_back(pid);
-}
-
-std::string zygote_link::read_answer(const deadline& until) {
-  for (;;) {
-    while (const auto frame = take_frame(pending_)) {
-      if ((*frame)[0] != 'S') return *frame;
-      note_spare(*frame);
-    }
-    char bytes[512];
-    received_fds none;
-    const ssize_t got = receive_with_fds(control_.get(), bytes, none, 0);
-    if (got > 0) {
-      pending_.append(bytes, static_cast<std::size_t>(got));
-      continue;
-    }
-    if (got != -EAGAIN) {
-      ended_ = true;
-      throw_ended(program_);
-    }
-    if (!wait_readable(control_.get(), until)) {
-      // An answer that comes later would be taken for the next request's: the zygote is no use now.
-      ended_ = true;
-      throw error(std::make_error_code(std::errc::timed_out),
-                  "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
-                      " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
-    }
+    if ((*frame)[0] == 'S') take_spare(*frame);
+  // Forked ahead and never used: children of this process, which nobody else reaps. The end of
+  // its link ends each; process' destructor makes sure (SIGKILL) and reaps.
+  for (spare& unused : spares_) {
+    unused.link.reset();
+    process ended(unused.pid, unique_fd{});
   }
 }
 
-spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
-  if (ended_) throw_ended(program_);
+void zygote_link::ask_for_spare() {
+  if (asked_ || ended_) return;
+  const char request = protocol::spare_request;
+  // One byte on an empty socket (the zygote answers each before the next is sent): it fits.
+  if (::send(control_.get(), &request, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+    asked_ = true;
+  else
+    ended_ = true;
+}
 
+void zygote_link::take_spare(const std::string& frame) {
+  std::int32_t pid = 0;
+  std::memcpy(&pid, frame.data() + 4, 4);
+  unique_fd link;
+  if (!received_.passed.empty()) {
+    link = std::move(received_.passed.front());
+    received_.passed.erase(received_.passed.begin());
+  }
+  spares_.push_back({pid, std::move(link)});
+}
+
+zygote_link::spare zygote_link::next_spare(const deadline& until) {
+  while (spares_.empty()) {
+    if (ended_) throw_ended(program_);
+    ask_for_spare();
+    std::optional<std::string> frame;
+    while (!(frame = take_frame(pending_))) {
+      char bytes[256];
+      const ssize_t got = receive_with_fds(control_.get(), bytes, received_, max_fds_per_message);
+      if (got > 0) {
+        pending_.append(bytes, static_cast<std::size_t>(got));
+        continue;
+      }
+      if (got != -EAGAIN) {
+        ended_ = true;
+        throw_ended(program_);
+      }
+      if (!wait_readable(control_.get(), until)) {
+        // An answer that comes later would be taken for the next request's: the zygote is no use now.
+        ended_ = true;
+        throw error(std::make_error_code(std::errc::timed_out),
+                    "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
+                        " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
+      }
+    }
+    asked_ = false;
+    if ((*frame)[0] == 'S') {
+      take_spare(*frame);
+    } else {
+      std::int32_t err = 0;
+      std::memcpy(&err, frame->data() + 4, 4);
+      throw error(std::error_code(err, std::system_category()),
+                  "the zygote of \"" + program_ + "\" cannot fork: " + frame->substr(protocol::reply::header_size));
+    }
+  }
+  spare taken = std::move(spares_.front());
+  spares_.erase(spares_.begin());
+  return taken;
+}
+
+spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {
+  const deadline until(answer_timeout);
   channel_ends channel = make_channel(options, program_);
   stdio_pipes stdio;
   unique_fd dev_null;
@@ -166,53 +197,47 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
     if (!dev_null) throw error(std::error_code(errno, std::system_category()), "cannot open /dev/null for a silent child");
     fds.insert(fds.end(), {dev_null.get(), dev_null.get(), dev_null.get()});
   }
-
-  const deadline until(answer_timeout);
   const std::string request = request_for(options).encode();
   const iovec iov{const_cast<char*>(request.data()), request.size()};
-  for (;;) {
-    const ssize_t sent = send_with_fds(control_.get(), std::span<const iovec>(&iov, 1), fds);
-    if (sent == static_cast<ssize_t>(request.size())) break;
-    if (sent != -EAGAIN) {
-      ended_ = true;
-      throw_ended(program_);
-    }
-    if (!wait_writable(control_.get(), until))
-      throw error(std::make_error_code(std::errc::timed_out), "the zygote of \"" + program_ + "\" does not read its requests");
-  }
 
-  const std::string answer = read_answer(until);
-  std::int32_t value = 0;
-  std::memcpy(&value, answer.data() + 4, 4);
-  if (answer[0] == 'R' || answer[0] == 'P') std::erase(spares_, value);  // now the caller's
-  if (answer[0] == 'R') {
-    restriction_failure failed;
-    std::int32_t step = 0;
-    std::memcpy(&failed.error, answer.data() + 8, 4);
-    std::memcpy(&step, answer.data() + 12, 4);
-    failed.step = static_cast<restriction_step>(step);
-    while (::waitpid(value, nullptr, 0) < 0 && errno == EINTR) {  // it has ended, or is about to
+  // A spare that ended before it took the request (killed while it waited) is reaped, and the
+  // next one takes it.
+  for (int attempt = 1;; ++attempt) {
+    spare child = next_spare(until);
+    // A child of this process (the zygote forked it beside itself): nobody else can reap it, so
+    // its pid cannot be reused before it is watched. Sent SIGKILL and reaped on any failure.
+    std::error_code ec;
+    unique_fd exit_descriptor = open_exit_descriptor(child.pid, ec);
+    process forked(child.pid, std::move(exit_descriptor));
+    if (ec) throw error(ec, "cannot watch the child " + std::to_string(child.pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
+    ask_for_spare();  // the next one, forked while this one starts
+
+    // The request, then the spare's report on the same link: a restriction_failure, empty once
+    // the child is restricted.
+    restriction_failure report{};
+    ssize_t got = send_with_fds(child.link.get(), std::span<const iovec>(&iov, 1), fds);
+    if (got == static_cast<ssize_t>(request.size())) {
+      while ((got = ::recv(child.link.get(), &report, sizeof report, MSG_DONTWAIT)) < 0 &&
+             (errno == EAGAIN || errno == EINTR)) {
+        if (!wait_readable(child.link.get(), until))
+          throw error(std::make_error_code(std::errc::timed_out),
+                      "the child forked by the zygote of \"" + program_ + "\" did not take its request within " +
+                          std::to_string(answer_timeout.count()) + " s");
+      }
     }
-    throw error(std::error_code(failed.error, std::system_category()),
-                "cannot fork a child of \"" + program_ + "\" from its zygote: " + describe_failure(failed, options));
-  }
-  if (answer[0] != 'P') {
-    throw error(std::error_code(value, std::system_category()),
-                "the zygote of \"" + program_ + "\" cannot fork: " + answer.substr(protocol::reply::header_size));
-  }
-  const pid_t pid = value;
-  // A child of this process (the zygote forked it beside itself): nobody else can reap it, so
-  // its pid cannot be reused before it is watched.
-  std::error_code ec;
-  unique_fd exit_descriptor = open_exit_descriptor(pid, ec);
-  if (ec) {
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    if (got != static_cast<ssize_t>(sizeof report)) {
+      if (attempt < 2) continue;
+      throw error(std::make_error_code(std::errc::no_child_process),
+                  "the children forked ahead by the zygote of \"" + program_ + "\" end before they take a request");
     }
-    throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
+    if (report) {
+      forked.wait();  // it has ended, or is about to
+      throw error(std::error_code(report.error, std::system_category()),
+                  "cannot fork a child of \"" + program_ + "\" from its zygote: " + describe_failure(report, options));
+    }
+    return {std::move(forked), std::move(channel.parent), std::move(stdio.stdout_read), std::move(stdio.stderr_read),
+            std::move(stdio.stdin_write)};
   }
-  return {process(pid, std::move(exit_descriptor)), std::move(channel.parent), std::move(stdio.stdout_read),
-          std::move(stdio.stderr_read), std::move(stdio.stdin_write)};
 }
 
 }  // namespace forkipc::detail

@@ -9,17 +9,19 @@
 #include "process/process.hpp"
 #include "process/spawn.hpp"
 #include "transport/poll.hpp"  // deadline
+#include "transport/socket_io.hpp"  // received_fds
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
 
-/// Starts a program as a zygote (see zygote_server.hpp) and asks it for children. The zygote is
+/// Starts a program as a zygote (see zygote_server.hpp) and has it fork children. The zygote is
 /// this process's child, reaped here; its children are this process's children too (the zygote
-/// forks them beside itself), each with its own channel, made here and passed to the zygote.
-/// Blocking: fork_child() waits for the zygote's answer, which comes as soon as the child has
-/// taken its restrictions (the first one once the program has started up). The zygote forks each
-/// child ahead of the request it serves (a spare, announced here by its pid, reaped here if it
-/// is never used), so that a request waits for no fork. Not for several threads at once.
+/// forks them beside itself). Each child is forked ahead of the request it serves (a spare): the
+/// zygote sends its pid and the end of a link to it, and fork_child() sends the spare the
+/// request (the child's end of a new channel made here, and its restrictions) on that link, reads
+/// the spare's report there, and asks the zygote for the next spare, which the zygote forks while
+/// this child starts. A request waits for no fork, and the zygote is not on its path. Spares
+/// never used are killed and reaped here. Blocking; not for several threads at once.
 class zygote_link {
  public:
   /// How long fork_child() waits for the zygote's answer before it gives up on it.
@@ -45,18 +47,26 @@ class zygote_link {
  private:
   zygote_link(std::string program, spawned_child&& spawned);
 
-  // The zygote's next answer to a request; the spares it announces on the way are noted.
-  // Throws as fork_child() does when the zygote has ended or does not answer until then.
-  std::string read_answer(const deadline& until);
-  void note_spare(const std::string& frame);
+  struct spare {
+    pid_t pid;
+    unique_fd link;  // to the spare, which waits on it for its request
+  };
+  // Asks the zygote for a spare unless one is asked for already (or the zygote has ended).
+  void ask_for_spare();
+  // Takes a spare the zygote announced ('S'), with the link that came with it.
+  void take_spare(const std::string& frame);
+  // A spare, waiting for the zygote's answer until then if there is none. Throws as
+  // fork_child() does when the zygote has ended, refuses, or does not answer.
+  spare next_spare(const deadline& until);
 
   std::string program_;
   unique_fd control_;  // the zygote's channel; shut down first, then the zygote is reaped
   process zygote_;
-  bool ended_ = false;        // the zygote ended, or cannot be trusted to answer in turn
-  std::string pending_;       // what was read of the zygote's frames and not yet taken
-  std::vector<pid_t> spares_;  // children the zygote forked ahead and has not handed out
-
+  bool ended_ = false;  // the zygote ended, or cannot be trusted to answer in turn
+  bool asked_ = false;  // a spare is asked for, and the zygote has not answered yet
+  std::string pending_;       // what was read of the zygote's answers and not yet taken
+  received_fds received_;     // the links that came with them
+  std::vector<spare> spares_;  // forked ahead, not yet handed out
 };
 
 }  // namespace forkipc::detail

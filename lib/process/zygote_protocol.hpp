@@ -23,8 +23,15 @@ inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 /// is the user's.
 inline constexpr const char* bind_now_variable = "FORKIPC_ZYGOTE_BIND_NOW";
 
-/// "Fork a child": the owner sends it with the child's end of the new channel, and for a silent
-/// child its stdin, stdout and stderr (its ends of the pipes, or /dev/null), attached (SCM_RIGHTS).
+/// "Fork a spare": the owner's one-byte request to the zygote, answered with a reply 'S' (the
+/// spare's pid, and the owner's end of its link attached, SCM_RIGHTS) or 'E'. A spare is a child
+/// of the owner forked ahead of the request it will serve; it waits on its link for that request.
+inline constexpr char spare_request = 'A';
+
+/// "Become this child": the owner sends it to a spare, on its link, with the child's end of the
+/// new channel, and for a silent child its stdin, stdout and stderr (its ends of the pipes, or
+/// /dev/null), attached (SCM_RIGHTS). The spare then applies the restrictions and writes a
+/// restriction_failure on the link: empty, or the step that failed, and then it ends with 127.
 struct request {
   static constexpr char kind = 'F';
   enum flag : std::uint8_t {
@@ -77,27 +84,22 @@ struct request {
   }
 };
 
-/// The zygote's answer: 'P' and the child's pid; 'E', an errno, and why in words; or 'R', the
-/// pid of a child that ended because a step of its restrictions failed, with that failure:
-/// the owner reaps it and throws.
+/// The zygote's answer to a spare_request: 'S' and the spare's pid (its link attached), or 'E',
+/// an errno, and why in words.
 struct reply {
-  // kind, 3 unused, the value, the failure's errno and step, the text's length
-  static constexpr std::size_t header_size = 20;
+  // kind, 3 unused, the value, the text's length
+  static constexpr std::size_t header_size = 12;
 
-  char kind = 'P';
+  char kind = 'S';
   std::int32_t value = 0;  // the pid, or the errno
-  restriction_failure failure{};  // 'R'
   std::string why;
 
   std::string encode() const {
     std::string out(header_size, '\0');
     out[0] = kind;
     const auto length = static_cast<std::uint32_t>(why.size());
-    const auto step = static_cast<std::int32_t>(failure.step);
     std::memcpy(out.data() + 4, &value, 4);
-    std::memcpy(out.data() + 8, &failure.error, 4);
-    std::memcpy(out.data() + 12, &step, 4);
-    std::memcpy(out.data() + 16, &length, 4);
+    std::memcpy(out.data() + 8, &length, 4);
     return out + why;
   }
 };
