@@ -85,11 +85,4 @@ int forbid_new_privileges() noexcept;
 /// is no such thing).
 pid_t fork_beside_parent() noexcept;
 
-/// Fills this process's page tables for the program's code and read-only data, without
-/// changing them (Linux 5.14: madvise MADV_POPULATE_READ on each read-only file mapping): a
-/// forked child starts with none of those entries, and each page it then runs for the first
-/// time costs a page fault. A zygote's spare does it while it waits, so that the request does
-/// not. Best effort: does nothing where it cannot.
-void map_program_code() noexcept;
-
 }  // namespace forkipc::detail

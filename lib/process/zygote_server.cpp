@@ -125,7 +125,6 @@ std::variant<refusal, bool> fork_spare(const std::string& mode, pid_t owner) {
   // ends the spare. What else it has of the zygote's closes as serve() returns.
   if (::dup2(theirs.get(), channel_fd) != channel_fd) ::_exit(0);
   ours.reset();
-  map_program_code();  // while it waits: faults the child would otherwise take on its first steps
   received_fds fds;
   const auto r = read_request(theirs.get(), fds, 4);
   if (!r || fds.passed.empty()) ::_exit(0);

@@ -19,6 +19,4 @@ pid_t fork_beside_parent() noexcept {
   return -1;
 }
 
-void map_program_code() noexcept {}
-
 }  // namespace forkipc::detail
