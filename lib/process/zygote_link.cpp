@@ -107,20 +107,24 @@ zygote_link::~zygote_link() {
   std::error_code ignored;
   zygote_.send_signal(SIGKILL, ignored);
   zygote_.wait();
-  // Everything the zygote wrote is in the socket now: the last spare it forked, perhaps.
-  for (char bytes[256];;) {
-    const ssize_t got = receive_with_fds(control_.get(), bytes, received_, max_fds_per_message);
-    if (got <= 0) break;
-    pending_.append(bytes, static_cast<std::size_t>(got));
+  // Everything the zygote wrote is in the socket now: the last spare it forked, perhaps. Forked
+  // ahead and never used, it is a child of this process, which nobody else reaps: the end of its
+  // link ends it; process' destructor makes sure (SIGKILL) and reaps.
+  while (receive_answers() > 0) {
   }
-  while (const auto frame = take_frame(pending_))
-    if ((*frame)[0] == 'S') take_spare(*frame);
-  // Forked ahead and never used: children of this process, which nobody else reaps. The end of
-  // its link ends each; process' destructor makes sure (SIGKILL) and reaps.
-  for (spare& unused : spares_) {
+  while (const auto frame = take_frame(pending_)) {
+    if ((*frame)[0] != 'S') continue;
+    spare unused = take_spare(*frame);
     unused.link.reset();
     process ended(unused.pid, unique_fd{});
   }
+}
+
+ssize_t zygote_link::receive_answers() {
+  char bytes[256];
+  const ssize_t got = receive_with_fds(control_.get(), bytes, received_, max_fds_per_message);
+  if (got > 0) pending_.append(bytes, static_cast<std::size_t>(got));
+  return got;
 }
 
 void zygote_link::ask_for_spare() {
@@ -133,54 +137,41 @@ void zygote_link::ask_for_spare() {
     ended_ = true;
 }
 
-void zygote_link::take_spare(const std::string& frame) {
-  std::int32_t pid = 0;
-  std::memcpy(&pid, frame.data() + 4, 4);
-  unique_fd link;
+zygote_link::spare zygote_link::take_spare(const std::string& frame) {
+  spare taken{0, {}};
+  std::memcpy(&taken.pid, frame.data() + 4, 4);
   if (!received_.passed.empty()) {
-    link = std::move(received_.passed.front());
+    taken.link = std::move(received_.passed.front());
     received_.passed.erase(received_.passed.begin());
   }
-  spares_.push_back({pid, std::move(link)});
+  return taken;
 }
 
 zygote_link::spare zygote_link::next_spare(const deadline& until) {
-  while (spares_.empty()) {
-    if (ended_) throw_ended(program_);
-    ask_for_spare();
-    std::optional<std::string> frame;
-    while (!(frame = take_frame(pending_))) {
-      char bytes[256];
-      const ssize_t got = receive_with_fds(control_.get(), bytes, received_, max_fds_per_message);
-      if (got > 0) {
-        pending_.append(bytes, static_cast<std::size_t>(got));
-        continue;
-      }
-      if (got != -EAGAIN) {
-        ended_ = true;
-        throw_ended(program_);
-      }
-      if (!wait_readable(control_.get(), until)) {
-        // An answer that comes later would be taken for the next request's: the zygote is no use now.
-        ended_ = true;
-        throw error(std::make_error_code(std::errc::timed_out),
-                    "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
-                        " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
-      }
+  if (ended_) throw_ended(program_);
+  ask_for_spare();
+  std::optional<std::string> frame;
+  while (!(frame = take_frame(pending_))) {
+    const ssize_t got = receive_answers();
+    if (got > 0) continue;
+    if (got != -EAGAIN) {
+      ended_ = true;
+      throw_ended(program_);
     }
-    asked_ = false;
-    if ((*frame)[0] == 'S') {
-      take_spare(*frame);
-    } else {
-      std::int32_t err = 0;
-      std::memcpy(&err, frame->data() + 4, 4);
-      throw error(std::error_code(err, std::system_category()),
-                  "the zygote of \"" + program_ + "\" cannot fork: " + frame->substr(protocol::reply::header_size));
+    if (!wait_readable(control_.get(), until)) {
+      // An answer that comes later would be taken for the next request's: the zygote is no use now.
+      ended_ = true;
+      throw error(std::make_error_code(std::errc::timed_out),
+                  "the zygote of \"" + program_ + "\" did not answer within " + std::to_string(answer_timeout.count()) +
+                      " s: does the program call into forkipc's child side (has_parent(), parent(), sync::parent, serve())?");
     }
   }
-  spare taken = std::move(spares_.front());
-  spares_.erase(spares_.begin());
-  return taken;
+  asked_ = false;
+  if ((*frame)[0] == 'S') return take_spare(*frame);
+  std::int32_t err = 0;
+  std::memcpy(&err, frame->data() + 4, 4);
+  throw error(std::error_code(err, std::system_category()),
+              "the zygote of \"" + program_ + "\" cannot fork: " + frame->substr(protocol::reply::header_size));
 }
 
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {

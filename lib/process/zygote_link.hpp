@@ -53,10 +53,14 @@ class zygote_link {
   };
   // Asks the zygote for a spare unless one is asked for already (or the zygote has ended).
   void ask_for_spare();
-  // Takes a spare the zygote announced ('S'), with the link that came with it.
-  void take_spare(const std::string& frame);
-  // A spare, waiting for the zygote's answer until then if there is none. Throws as
-  // fork_child() does when the zygote has ended, refuses, or does not answer.
+  // One read of the zygote's answers, without waiting, onto pending_ and received_: as
+  // receive_with_fds returns.
+  ssize_t receive_answers();
+  // The spare the zygote announced in frame ('S'), with the link that came with it.
+  spare take_spare(const std::string& frame);
+  // The spare asked for last (asked for now if it was not), waiting for the zygote's answer
+  // until then. Throws as fork_child() does when the zygote has ended, refuses, or does not
+  // answer.
   spare next_spare(const deadline& until);
 
   std::string program_;
@@ -64,9 +68,8 @@ class zygote_link {
   process zygote_;
   bool ended_ = false;  // the zygote ended, or cannot be trusted to answer in turn
   bool asked_ = false;  // a spare is asked for, and the zygote has not answered yet
-  std::string pending_;       // what was read of the zygote's answers and not yet taken
-  received_fds received_;     // the links that came with them
-  std::vector<spare> spares_;  // forked ahead, not yet handed out
+  std::string pending_;    // what was read of the zygote's answers and not yet taken
+  received_fds received_;  // the links that came with them
 };
 
 }  // namespace forkipc::detail
