@@ -147,11 +147,26 @@ std::vector<int> child_pids(int parent) {
   return children;
 }
 
-bool zombie(int pid) {
+namespace {
+
+// The state letter of /proc/PID/status ('R', 'S', 'Z'...); nullopt once pid is gone.
+std::optional<char> state_of(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("State:", 0) == 0) return line.find('Z') != std::string::npos;
-  return false;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("State:", 0) != 0) continue;
+    const auto letter = line.find_first_not_of(" \t", 6);
+    if (letter != std::string::npos) return line[letter];
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool zombie(int pid) { return state_of(pid) == 'Z'; }
+
+bool running(int pid) {
+  const auto state = state_of(pid);
+  return state && *state != 'Z';
 }
 
 std::string describe_end(std::optional<int> code, std::optional<int> signal) {

@@ -103,6 +103,9 @@ std::vector<int> child_pids(int parent = 0);
 /// Whether pid is a zombie: ended, and not yet reaped by its parent.
 bool zombie(int pid);
 
+/// Whether pid exists and has not ended (a zombie has).
+bool running(int pid);
+
 /// Polls condition every few milliseconds until it holds; fails the test after timeout. For
 /// states that no event announces (another process's children, say). what names the state in
 /// the failure.

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <set>
@@ -35,14 +34,6 @@ json ask(boost::asio::io_context& io, forkipc::child_process& child, recorder& s
   REQUIRE(test::run_until(io, [&] { return seen.messages.size() > before || seen.closed(); }));
   REQUIRE(seen.messages.size() > before);
   return seen.messages[before];
-}
-
-bool running(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(stat, text);
-  const auto close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
 }
 
 // zygote_worker children with the same options, spawned or, where the backend has zygotes,
@@ -88,7 +79,7 @@ TEST_CASE("zygote: each child returns from the first call with its own channel; 
       CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
     }
     CHECK(pids.size() == 3);
-    CHECK(running(zygote.pid()));
+    CHECK(test::running(zygote.pid()));
   }
 }
 
@@ -178,7 +169,7 @@ TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() fr
     zygote_pid = zygote.pid();
     child = zygote.fork();
   }
-  CHECK_FALSE(running(zygote_pid));  // ended, and reaped by its destructor
+  CHECK_FALSE(test::running(zygote_pid));  // ended, and reaped by its destructor
   CHECK(test::child_pids() == std::vector<int>{child->pid()});  // the zygote's spare is gone too
   recorder seen(*child);
   CHECK(ask(io, *child, seen, {{"op", "startups"}}) == 1);
@@ -194,12 +185,12 @@ TEST_CASE("zygote: a SIGKILLed owner takes its zygote along" *
   const auto pids = owner.receive(30s);
   REQUIRE(pids);
   const pid_t zygote_pid = pids->at("zygote"), child_pid = pids->at("child");
-  CHECK(running(zygote_pid));
+  CHECK(test::running(zygote_pid));
   owner.kill(SIGKILL);
   owner.wait();
   // The zygote sees its channel end and exits; the child too (its channel was the owner's).
-  CHECK(test::eventually("the zygote ended", [&] { return !running(zygote_pid); }));
-  CHECK(test::eventually("the zygote's child ended", [&] { return !running(child_pid); }));
+  CHECK(test::eventually("the zygote ended", [&] { return !test::running(zygote_pid); }));
+  CHECK(test::eventually("the zygote's child ended", [&] { return !test::running(child_pid); }));
 }
 
 TEST_CASE("zygote: a program with more than one thread at its first call is refused clearly" *
@@ -214,6 +205,25 @@ TEST_CASE("zygote: a program with more than one thread at its first call is refu
     CHECK(e.code() == std::errc::resource_unavailable_try_again);
     CHECK(std::string(e.what()).find("2 threads") != std::string::npos);
   }
+}
+
+TEST_CASE("zygote: a program built with a forkipc of another zygote protocol is refused, and its spare reaped" *
+          doctest::skip(!test::linux_backend)) {
+  boost::asio::io_context io;
+  const std::size_t children_before = test::child_pids().size();
+  {
+    forkipc::zygote zygote(io, helper("version_0_zygote"));
+    try {
+      zygote.fork();
+      FAIL("a zygote of another protocol version forked");
+    } catch (const forkipc::error& e) {
+      CHECK(e.code() == std::errc::protocol_not_supported);
+      CHECK_MESSAGE(std::string(e.what()).find("version 0 of forkipc's zygote protocol") != std::string::npos, e.what());
+    }
+    // The spare it announced, a child of this process, was killed and reaped: the zygote is left.
+    CHECK(test::child_pids().size() == children_before + 1);
+  }
+  CHECK(test::child_pids().size() == children_before);
 }
 
 TEST_CASE("zygote: siblings share what the start-up initialised, a random generator's state too" *

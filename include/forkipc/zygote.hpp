@@ -63,9 +63,12 @@ class zygote {
   /// A new child, forked by the zygote. Blocks until the zygote answers: at once once it runs,
   /// the first time once the program's start-up reached its first call into forkipc. Throws
   /// forkipc::error: errc::channel_closed when the zygote has ended (a crash in its start-up,
-  /// say) and left no child forked ahead; the zygote's reason when it cannot fork (EAGAIN: it has more than one thread); or
-  /// std::errc::timed_out when it did not answer within 30 s (a program that never calls into
-  /// forkipc's child side). For the io_context's thread, or before it runs.
+  /// say) and left no child forked ahead; the zygote's reason when it cannot fork (EAGAIN: it
+  /// has more than one thread); std::errc::timed_out when it did not answer within 30 s (a
+  /// program that never calls into forkipc's child side); or std::errc::protocol_not_supported
+  /// when the program was built with a forkipc whose zygote protocol differs from this one's
+  /// (the zygote is then of no use: start the program built with this forkipc). For the
+  /// io_context's thread, or before it runs.
   std::shared_ptr<child_process> fork();
 
   /// The zygote's process id.

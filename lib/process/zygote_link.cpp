@@ -78,16 +78,14 @@ const std::string& supported(const std::string& module_path) {
   return module_path;
 }
 
-// The first whole frame of the zygote's (a zygote_protocol::reply) in buffer, taken from it.
-std::optional<std::string> take_frame(std::string& buffer) {
+// The first whole reply of the zygote's in buffer, taken from it.
+std::optional<protocol::reply> take_reply(std::string& buffer) {
   if (buffer.size() < protocol::reply::header_size) return std::nullopt;
-  std::uint32_t length = 0;
-  std::memcpy(&length, buffer.data() + 8, 4);
-  const std::size_t size = protocol::reply::header_size + length;
+  const std::size_t size = protocol::reply::header_size + protocol::reply::text_length(buffer);
   if (buffer.size() < size) return std::nullopt;
-  std::string frame = buffer.substr(0, size);
+  protocol::reply taken = protocol::reply::decode(std::string_view(buffer).substr(0, size));
   buffer.erase(0, size);
-  return frame;
+  return taken;
 }
 
 }  // namespace
@@ -112,12 +110,8 @@ zygote_link::~zygote_link() {
   // link ends it; process' destructor makes sure (SIGKILL) and reaps.
   while (receive_answers() > 0) {
   }
-  while (const auto frame = take_frame(pending_)) {
-    if ((*frame)[0] != 'S') continue;
-    spare unused = take_spare(*frame);
-    unused.link.reset();
-    process ended(unused.pid, unique_fd{});
-  }
+  while (const auto answer = take_reply(pending_))
+    if (answer->kind == 'S') discard(take_spare(*answer));
 }
 
 ssize_t zygote_link::receive_answers() {
@@ -137,9 +131,8 @@ void zygote_link::ask_for_spare() {
     ended_ = true;
 }
 
-zygote_link::spare zygote_link::take_spare(const std::string& frame) {
-  spare taken{0, {}};
-  std::memcpy(&taken.pid, frame.data() + 4, 4);
+zygote_link::spare zygote_link::take_spare(const protocol::reply& answer) {
+  spare taken{answer.value, {}};
   if (!received_.passed.empty()) {
     taken.link = std::move(received_.passed.front());
     received_.passed.erase(received_.passed.begin());
@@ -147,11 +140,16 @@ zygote_link::spare zygote_link::take_spare(const std::string& frame) {
   return taken;
 }
 
+void zygote_link::discard(spare unused) {
+  unused.link.reset();  // which ends it
+  process ended(unused.pid, unique_fd{});  // SIGKILL, should it not have, and reaped
+}
+
 zygote_link::spare zygote_link::next_spare(const deadline& until) {
   if (ended_) throw_ended(program_);
   ask_for_spare();
-  std::optional<std::string> frame;
-  while (!(frame = take_frame(pending_))) {
+  std::optional<protocol::reply> answer;
+  while (!(answer = take_reply(pending_))) {
     const ssize_t got = receive_answers();
     if (got > 0) continue;
     if (got != -EAGAIN) {
@@ -167,11 +165,18 @@ zygote_link::spare zygote_link::next_spare(const deadline& until) {
     }
   }
   asked_ = false;
-  if ((*frame)[0] == 'S') return take_spare(*frame);
-  std::int32_t err = 0;
-  std::memcpy(&err, frame->data() + 4, 4);
-  throw error(std::error_code(err, std::system_category()),
-              "the zygote of \"" + program_ + "\" cannot fork: " + frame->substr(protocol::reply::header_size));
+  if (answer->protocol != protocol::version) {
+    // The header is the same in every version; the rest, the request included, may not be.
+    ended_ = true;
+    if (answer->kind == 'S') discard(take_spare(*answer));
+    throw error(std::make_error_code(std::errc::protocol_not_supported),
+                "the zygote of \"" + program_ + "\" speaks version " + std::to_string(answer->protocol) +
+                    " of forkipc's zygote protocol, and this program version " + std::to_string(protocol::version) +
+                    ": the two were built with different forkipc versions; build both with the same one");
+  }
+  if (answer->kind == 'S') return take_spare(*answer);
+  throw error(std::error_code(answer->value, std::system_category()),
+              "the zygote of \"" + program_ + "\" cannot fork: " + answer->why);
 }
 
 spawned_child zygote_link::fork_child(const fork_options& options, captured_output silent_output) {

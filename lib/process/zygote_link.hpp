@@ -8,6 +8,7 @@
 
 #include "process/process.hpp"
 #include "process/spawn.hpp"
+#include "process/zygote_protocol.hpp"
 #include "transport/poll.hpp"  // deadline
 #include "transport/socket_io.hpp"  // received_fds
 #include "unique_fd.hpp"
@@ -38,8 +39,10 @@ class zygote_link {
   /// A new child of the zygote, started as options say (the zygote's own options but for its
   /// silent, limits, no_new_privileges and kill_on_parent_exit, which each child takes from
   /// options). Throws forkipc::error: errc::channel_closed when the zygote has ended, the
-  /// zygote's errno and reason when it could not fork (more than one thread, EAGAIN), or
-  /// std::errc::timed_out when it did not answer within answer_timeout.
+  /// zygote's errno and reason when it could not fork (more than one thread, EAGAIN),
+  /// std::errc::timed_out when it did not answer within answer_timeout, or
+  /// std::errc::protocol_not_supported when the program was built with a forkipc whose zygote
+  /// protocol is another.
   spawned_child fork_child(const fork_options& options, captured_output silent_output);
 
   pid_t pid() const noexcept { return zygote_.pid(); }
@@ -56,8 +59,10 @@ class zygote_link {
   // One read of the zygote's answers, without waiting, onto pending_ and received_: as
   // receive_with_fds returns.
   ssize_t receive_answers();
-  // The spare the zygote announced in frame ('S'), with the link that came with it.
-  spare take_spare(const std::string& frame);
+  // The spare the zygote announced in answer ('S'), with the link that came with it.
+  spare take_spare(const zygote_protocol::reply& answer);
+  // Ends and reaps a spare that will serve no request.
+  static void discard(spare unused);
   // The spare asked for last (asked for now if it was not), waiting for the zygote's answer
   // until then. Throws as fork_child() does when the zygote has ended, refuses, or does not
   // answer.

@@ -23,6 +23,13 @@ inline constexpr const char* variable = "FORKIPC_ZYGOTE";
 /// is the user's.
 inline constexpr const char* bind_now_variable = "FORKIPC_ZYGOTE_BIND_NOW";
 
+/// The version of this protocol, which every reply of the zygote's carries (after its kind) for
+/// the owner to check: a zygote program built with another forkipc is refused, not misread. A
+/// reply's header is the same in every version (kind, version, 2 unused bytes, value, text
+/// length); all else may change with the version. 0 is that of the first zygotes, which left the
+/// byte unused.
+inline constexpr std::uint8_t version = 1;
+
 /// "Fork a spare": the owner's one-byte request to the zygote, answered with a reply 'S' (the
 /// spare's pid, and the owner's end of its link attached, SCM_RIGHTS) or 'E'. A spare is a child
 /// of the owner forked ahead of the request it will serve; it waits on its link for that request.
@@ -87,20 +94,39 @@ struct request {
 /// The zygote's answer to a spare_request: 'S' and the spare's pid (its link attached), or 'E',
 /// an errno, and why in words.
 struct reply {
-  // kind, 3 unused, the value, the text's length
+  // kind, version, 2 unused, the value, the text's length
   static constexpr std::size_t header_size = 12;
 
   char kind = 'S';
   std::int32_t value = 0;  // the pid, or the errno
   std::string why;
+  std::uint8_t protocol = version;  // the zygote's
 
   std::string encode() const {
     std::string out(header_size, '\0');
     out[0] = kind;
+    out[1] = static_cast<char>(protocol);
     const auto length = static_cast<std::uint32_t>(why.size());
     std::memcpy(out.data() + 4, &value, 4);
     std::memcpy(out.data() + 8, &length, 4);
     return out + why;
+  }
+
+  /// The text's length in a header: a whole reply is header_size + this many bytes.
+  static std::uint32_t text_length(std::string_view header) {
+    std::uint32_t length = 0;
+    std::memcpy(&length, header.data() + 8, 4);
+    return length;
+  }
+
+  /// A whole reply (header_size + text_length bytes).
+  static reply decode(std::string_view bytes) {
+    reply r;
+    r.kind = bytes[0];
+    r.protocol = static_cast<std::uint8_t>(bytes[1]);
+    std::memcpy(&r.value, bytes.data() + 4, 4);
+    r.why = std::string(bytes.substr(header_size));
+    return r;
   }
 };
 
