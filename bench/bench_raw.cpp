@@ -1,8 +1,11 @@
 // The limit the channel benchmarks are measured against: the same shapes on a bare AF_UNIX
 // socketpair, with no framing and no JSON: bytes in, bytes out. Same command line and output as
 // bench_forkipc. The program is its own child (posix_spawn, channel on fd 3, role in argv[1]).
+// Two shapes measure the host rather than a channel: `fork N` (a bare fork() to the child's first
+// message, the floor of any zygote) and `pages N` (what a page costs, in a forked child too).
 #include <sched.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +191,71 @@ void spawn(std::size_t count) {
   report("fork to first message median", percentile(times, 0.5), "ms");
 }
 
+// The floor of any zygote on this host: a bare fork() of this small program (no exec, no loader)
+// to the child's first message on a socketpair, against the posix_spawn of `spawn`.
+void fork_only(std::size_t count) {
+  std::vector<double> times;
+  char buffer[12];
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto begin = clock_type::now();
+    int sv[2];
+    check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    const pid_t pid = ::fork();  // single-threaded: a plain fork is safe here
+    check(pid >= 0, "fork");
+    if (pid == 0) {
+      write_all(sv[1], small.data(), small.size());
+      ::_exit(0);
+    }
+    ::close(sv[1]);
+    child c{pid, sv[0]};
+    read_all(c.fd, buffer, sizeof buffer);
+    times.push_back(seconds_since(begin) * 1e3);
+    finish(c);
+  }
+  report("bare fork to first message median", percentile(times, 0.5), "ms");
+}
+
+// What a page costs on this host, in microseconds each, over `count` pages: read again while
+// mapped (a TLB miss at most); first touched (a zero-filled page fault); first read in a forked
+// child, whose entry fork() copied (no guest page fault: on bare metal a TLB miss, under a
+// hypervisor that shadows page tables an exit to it); first written in that child (a
+// copy-on-write fault). A zygote's child pays the last two for each page it uses.
+void page_costs(std::size_t count) {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* mapped = ::mmap(nullptr, count * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  check(mapped != MAP_FAILED, "mmap");
+  volatile char* pages = static_cast<volatile char*>(mapped);
+  const auto per_page = [&](auto touch) {
+    const auto begin = clock_type::now();
+    for (std::size_t i = 0; i < count; ++i) touch(pages[i * page]);
+    return seconds_since(begin) * 1e6 / static_cast<double>(count);
+  };
+  const auto read = [](volatile char& c) {
+    const char value = c;  // a volatile read: done, though unused
+    static_cast<void>(value);
+  };
+  const auto write = [](volatile char& c) { c = 1; };
+  report("page first touched", per_page(write), "us");
+  report("page read again", per_page(read), "us");
+  int sv[2];
+  check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+  const pid_t pid = ::fork();
+  check(pid >= 0, "fork");
+  if (pid == 0) {
+    const double costs[] = {per_page(read), per_page(write)};
+    write_all(sv[1], reinterpret_cast<const char*>(costs), sizeof costs);
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  child c{pid, sv[0]};
+  double costs[2];
+  check(read_all(c.fd, reinterpret_cast<char*>(costs), sizeof costs), "the child's figures");
+  finish(c);
+  ::munmap(mapped, count * page);
+  report("page first read in a forked child", costs[0], "us");
+  report("page first written in a forked child", costs[1], "us");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,6 +277,10 @@ int main(int argc, char** argv) {
       one_way("stream small binary", number(1), small.size(), true);
     } else if (shape == "spawn") {
       spawn(number(1));
+    } else if (shape == "fork") {
+      fork_only(number(1));
+    } else if (shape == "pages") {
+      page_costs(number(1));
     } else {
       throw std::invalid_argument("unknown shape " + shape);
     }
