@@ -41,7 +41,8 @@ class FORKIPC_API zygote;  // exported: see forkipc/detail/export.hpp
 /// destructor. It ends when this object is destroyed (its channel closes) and when this process
 /// dies, however it dies; its children live on, as children of this process. It keeps one
 /// child forked ahead of the next fork() (a spare, a child of this process too), which the
-/// destructor kills and reaps if it was never handed out.
+/// destructor kills and reaps if it was never handed out, even when the zygote was killed before
+/// it could tell of it (the spare then does).
 class zygote {
  public:
   /// Starts module_path args... as fork() would, with options (serialization, transport, env,

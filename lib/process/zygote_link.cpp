@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -107,11 +108,19 @@ zygote_link::~zygote_link() {
   zygote_.wait();
   // Everything the zygote wrote is in the socket now: the last spare it forked, perhaps. Forked
   // ahead and never used, it is a child of this process, which nobody else reaps: the end of its
-  // link ends it; process' destructor makes sure (SIGKILL) and reaps.
-  while (receive_answers() > 0) {
+  // link ends it; process' destructor makes sure (SIGKILL) and reaps. A spare the zygote forked
+  // but did not announce, killed in between, says so itself ('O'), and ends. The socket ends
+  // when no spare holds it any more.
+  const deadline until(end_timeout);
+  for (;;) {
+    while (const auto answer = take_reply(pending_)) {
+      if (answer->kind == 'S') discard(take_spare(*answer));
+      if (answer->kind == protocol::reply::orphan) reap_orphan(answer->value);
+    }
+    const ssize_t got = receive_answers();
+    if (got > 0) continue;
+    if (got != -EAGAIN || !wait_readable(control_.get(), until)) break;
   }
-  while (const auto answer = take_reply(pending_))
-    if (answer->kind == 'S') discard(take_spare(*answer));
 }
 
 ssize_t zygote_link::receive_answers() {
@@ -141,15 +150,33 @@ zygote_link::spare zygote_link::take_spare(const protocol::reply& answer) {
 }
 
 void zygote_link::discard(spare unused) {
-  unused.link.reset();  // which ends it
+  let_go_.push_back(unused.pid);  // its 'O', should it send one as its link ends, is no news
+  unused.link.reset();            // which ends it
   process ended(unused.pid, unique_fd{});  // SIGKILL, should it not have, and reaped
+}
+
+void zygote_link::reap_orphan(pid_t pid) {
+  if (const auto known = std::find(let_go_.begin(), let_go_.end(), pid); known != let_go_.end()) {
+    let_go_.erase(known);  // reaped already: the pid may be another process's by now
+    return;
+  }
+  // Never announced, so never reaped: a child of this process still, its pid its own.
+  process ended(pid, unique_fd{});
 }
 
 zygote_link::spare zygote_link::next_spare(const deadline& until) {
   if (ended_) throw_ended(program_);
   ask_for_spare();
   std::optional<protocol::reply> answer;
-  while (!(answer = take_reply(pending_))) {
+  for (;;) {
+    answer = take_reply(pending_);
+    if (answer && answer->protocol == protocol::version && answer->kind == protocol::reply::orphan) {
+      // The zygote died between a fork and its answer, and the spare says so: it is reaped, and
+      // the end of the zygote's channel is read next.
+      reap_orphan(answer->value);
+      continue;
+    }
+    if (answer) break;
     const ssize_t got = receive_answers();
     if (got > 0) continue;
     if (got != -EAGAIN) {

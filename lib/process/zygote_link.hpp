@@ -27,6 +27,9 @@ class zygote_link {
  public:
   /// How long fork_child() waits for the zygote's answer before it gives up on it.
   static constexpr std::chrono::seconds answer_timeout{30};
+  /// How long the destructor waits, once the zygote is reaped, for the spares it forked to end
+  /// (one it had not announced yet says so first).
+  static constexpr std::chrono::seconds end_timeout{5};
 
   /// Starts the zygote as spawn_child() starts a child: options.serialization and transport are
   /// its children's; its own channel is a plain socket. Throws as spawn_child() does.
@@ -61,8 +64,10 @@ class zygote_link {
   ssize_t receive_answers();
   // The spare the zygote announced in answer ('S'), with the link that came with it.
   spare take_spare(const zygote_protocol::reply& answer);
-  // Ends and reaps a spare that will serve no request.
-  static void discard(spare unused);
+  // Ends and reaps a spare that will serve no request, after its 'S'.
+  void discard(spare unused);
+  // Reaps the spare whose 'O' says it ended before its request, unless discard() did.
+  void reap_orphan(pid_t pid);
   // The spare asked for last (asked for now if it was not), waiting for the zygote's answer
   // until then. Throws as fork_child() does when the zygote has ended, refuses, or does not
   // answer.
@@ -75,6 +80,7 @@ class zygote_link {
   bool asked_ = false;  // a spare is asked for, and the zygote has not answered yet
   std::string pending_;    // what was read of the zygote's answers and not yet taken
   received_fds received_;  // the links that came with them
+  std::vector<pid_t> let_go_;  // discarded spares, reaped: their 'O' is to be ignored
 };
 
 }  // namespace forkipc::detail

@@ -27,12 +27,14 @@ inline constexpr const char* bind_now_variable = "FORKIPC_ZYGOTE_BIND_NOW";
 /// the owner to check: a zygote program built with another forkipc is refused, not misread. A
 /// reply's header is the same in every version (kind, version, 2 unused bytes, value, text
 /// length); all else may change with the version. 0 is that of the first zygotes, which left the
-/// byte unused.
-inline constexpr std::uint8_t version = 1;
+/// byte unused; 2 added the orphan reply.
+inline constexpr std::uint8_t version = 2;
 
 /// "Fork a spare": the owner's one-byte request to the zygote, answered with a reply 'S' (the
 /// spare's pid, and the owner's end of its link attached, SCM_RIGHTS) or 'E'. A spare is a child
 /// of the owner forked ahead of the request it will serve; it waits on its link for that request.
+/// It keeps a copy of the zygote's channel while it waits, for one reply of its own: 'O' (see
+/// reply::orphan).
 inline constexpr char spare_request = 'A';
 
 /// "Become this child": the owner sends it to a spare, on its link, with the child's end of the
@@ -92,8 +94,15 @@ struct request {
 };
 
 /// The zygote's answer to a spare_request: 'S' and the spare's pid (its link attached), or 'E',
-/// an errno, and why in words.
+/// an errno, and why in words. Or a spare's 'O'.
 struct reply {
+  /// 'O', sent by a spare on the zygote's channel as it ends because its link ended before a
+  /// request came, with its pid. The owner, whose child it is, reaps it if no 'S' told it of
+  /// this spare: the zygote died between its fork and its 'S' (the link's only other end was
+  /// the zygote's), which would otherwise leave a zombie nobody knows of. A spare the owner let
+  /// go of, after its 'S', sends one too, which the owner ignores.
+  static constexpr char orphan = 'O';
+
   // kind, version, 2 unused, the value, the text's length
   static constexpr std::size_t header_size = 12;
 

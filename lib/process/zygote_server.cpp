@@ -29,18 +29,19 @@ namespace protocol = zygote_protocol;
 
 constexpr int channel_fd = 3;
 
-// Written whole or not at all: the owner waits for it. The zygote is single-threaded and the
-// owner reads at once, so a blocking send is the plain way. A spare's link goes with the first
-// byte.
-void answer(const protocol::reply& r, int link = -1) {
+// Written whole or not at all, on the zygote's channel (fd, channel_fd but in a spare): the owner
+// waits for it. The zygote is single-threaded and the owner reads at once, so a blocking send is
+// the plain way; a reply is a few bytes, sent by one sendmsg, which the kernel does not split
+// with another writer's (a spare's). A spare's link goes with the first byte.
+void answer(const protocol::reply& r, int link = -1, int fd = channel_fd) {
   const std::string bytes = r.encode();
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const iovec iov{const_cast<char*>(bytes.data() + sent), bytes.size() - sent};
     const std::span<const int> fds = sent == 0 && link >= 0 ? std::span<const int>(&link, 1) : std::span<const int>();
-    const ssize_t n = send_with_fds(channel_fd, std::span<const iovec>(&iov, 1), fds);
+    const ssize_t n = send_with_fds(fd, std::span<const iovec>(&iov, 1), fds);
     if (n == -EAGAIN) {
-      wait_writable(channel_fd, deadline{});
+      wait_writable(fd, deadline{});
       continue;
     }
     if (n <= 0) ::_exit(0);  // the owner is gone
@@ -121,13 +122,21 @@ std::variant<refusal, bool> fork_spare(const std::string& mode, pid_t owner) {
   }
   // The spare. The owner's channel is the zygote's alone (the owner sees the zygote end by its
   // end): a copy of the link takes its place on fd 3 (so that no descriptor received lands
-  // there) until the child's channel does. The link's end, when the owner closes it or dies,
-  // ends the spare. What else it has of the zygote's closes as serve() returns.
-  if (::dup2(theirs.get(), channel_fd) != channel_fd) ::_exit(0);
+  // there) until the child's channel does. The spare keeps another copy of the zygote's channel
+  // until its request comes, for its 'O' should the link end first: the owner is told of it
+  // even when the zygote dies before its 'S' (reply::orphan). The link's end, when the owner
+  // closes it or dies, ends the spare. What else it has of the zygote's closes as serve()
+  // returns.
+  unique_fd zygote_channel(::fcntl(channel_fd, F_DUPFD_CLOEXEC, 0));
+  if (!zygote_channel || ::dup2(theirs.get(), channel_fd) != channel_fd) ::_exit(0);
   ours.reset();
   received_fds fds;
   const auto r = read_request(theirs.get(), fds, 4);
-  if (!r || fds.passed.empty()) ::_exit(0);
+  if (!r || fds.passed.empty()) {
+    answer({protocol::reply::orphan, ::getpid(), {}}, -1, zygote_channel.get());
+    ::_exit(0);
+  }
+  zygote_channel.reset();
   become_child(*r, fds, mode, owner, std::move(theirs));
   return true;
 }
