@@ -8,12 +8,15 @@
 
 #include "process/process.hpp"
 #include "process/spawn.hpp"
-#include "process/zygote_protocol.hpp"
 #include "transport/poll.hpp"  // deadline
 #include "transport/socket_io.hpp"  // received_fds
 #include "unique_fd.hpp"
 
 namespace forkipc::detail {
+
+namespace zygote_protocol {
+struct reply;
+}
 
 /// Starts a program as a zygote (see zygote_server.hpp) and has it fork children. The zygote is
 /// this process's child, reaped here; its children are this process's children too (the zygote
