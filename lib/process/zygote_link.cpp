@@ -108,18 +108,18 @@ zygote_link::~zygote_link() {
   zygote_.wait();
   // Everything the zygote wrote is in the socket now: the last spare it forked, perhaps. Forked
   // ahead and never used, it is a child of this process, which nobody else reaps: the end of its
-  // link ends it; process' destructor makes sure (SIGKILL) and reaps. A spare the zygote forked
-  // but did not announce, killed in between, says so itself ('O'), and ends. The socket ends
-  // when no spare holds it any more.
+  // link ends it; process' destructor makes sure (SIGKILL) and reaps. When the zygote died with a
+  // spare asked for and not answered, it may have forked it: that spare says so itself ('O') as
+  // its link ends, or, if there is none, the channel ends.
   const deadline until(end_timeout);
   for (;;) {
     while (const auto answer = take_reply(pending_)) {
       if (answer->kind == 'S') discard(take_spare(*answer));
-      if (answer->kind == protocol::reply::orphan) reap_orphan(answer->value);
+      if (answer->kind != protocol::reply::orphan || reap_orphan(answer->value)) asked_ = false;
     }
     const ssize_t got = receive_answers();
     if (got > 0) continue;
-    if (got != -EAGAIN || !wait_readable(control_.get(), until)) break;
+    if (got != -EAGAIN || !asked_ || !wait_readable(control_.get(), until)) break;
   }
 }
 
@@ -155,13 +155,14 @@ void zygote_link::discard(spare unused) {
   process ended(unused.pid, unique_fd{});  // SIGKILL, should it not have, and reaped
 }
 
-void zygote_link::reap_orphan(pid_t pid) {
+bool zygote_link::reap_orphan(pid_t pid) {
   if (const auto known = std::find(let_go_.begin(), let_go_.end(), pid); known != let_go_.end()) {
     let_go_.erase(known);  // reaped already: the pid may be another process's by now
-    return;
+    return false;
   }
   // Never announced, so never reaped: a child of this process still, its pid its own.
   process ended(pid, unique_fd{});
+  return true;
 }
 
 zygote_link::spare zygote_link::next_spare(const deadline& until) {
@@ -173,7 +174,7 @@ zygote_link::spare zygote_link::next_spare(const deadline& until) {
     if (answer && answer->protocol == protocol::version && answer->kind == protocol::reply::orphan) {
       // The zygote died between a fork and its answer, and the spare says so: it is reaped, and
       // the end of the zygote's channel is read next.
-      reap_orphan(answer->value);
+      if (reap_orphan(answer->value)) asked_ = false;
       continue;
     }
     if (answer) break;

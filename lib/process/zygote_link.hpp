@@ -30,8 +30,8 @@ class zygote_link {
  public:
   /// How long fork_child() waits for the zygote's answer before it gives up on it.
   static constexpr std::chrono::seconds answer_timeout{30};
-  /// How long the destructor waits, once the zygote is reaped, for the spares it forked to end
-  /// (one it had not announced yet says so first).
+  /// How long the destructor waits, once the zygote is reaped, for the answer to a spare asked
+  /// for: a spare forked as the zygote was killed, unannounced, says so itself.
   static constexpr std::chrono::seconds end_timeout{5};
 
   /// Starts the zygote as spawn_child() starts a child: options.serialization and transport are
@@ -69,8 +69,9 @@ class zygote_link {
   spare take_spare(const zygote_protocol::reply& answer);
   // Ends and reaps a spare that will serve no request, after its 'S'.
   void discard(spare unused);
-  // Reaps the spare whose 'O' says it ended before its request, unless discard() did.
-  void reap_orphan(pid_t pid);
+  // Reaps the spare whose 'O' says it ended before its request, unless discard() did: true if
+  // it did here (the spare answered the last ask, in the zygote's place).
+  bool reap_orphan(pid_t pid);
   // The spare asked for last (asked for now if it was not), waiting for the zygote's answer
   // until then. Throws as fork_child() does when the zygote has ended, refuses, or does not
   // answer.
