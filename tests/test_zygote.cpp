@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <set>
@@ -191,6 +192,43 @@ TEST_CASE("zygote: a zygote killed as it forks leaves no child of this process b
     }
     REQUIRE(test::child_pids().empty());
   }
+}
+
+TEST_CASE("zygote: a zygote whose channel a process of its start-up holds open is still seen to end" *
+          doctest::skip(!test::linux_backend)) {
+  // The holder, forked before the program became a zygote, keeps the zygote's end of its
+  // channel: the zygote's end shows as its exit, not as the channel's.
+  startups_file startups;
+  boost::asio::io_context io;
+  forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "holder"}, test::on_test_transport({}));
+  zygote.fork()->send({{"op", "exit"}, {"code", 0}});
+  test::run_to_end(io);
+  int holder = 0;
+  std::ifstream(startups.path + ".holder") >> holder;
+  REQUIRE(holder > 0);
+  struct end_at_exit {
+    int pid;
+    std::string file;
+    ~end_at_exit() {
+      ::kill(pid, SIGKILL);
+      std::filesystem::remove(file);
+    }
+  } holder_ends{holder, startups.path + ".holder"};
+
+  test::eventually("the zygote's spare", [&] { return test::child_pids().size() == 2; });
+  REQUIRE(::kill(zygote.pid(), SIGKILL) == 0);
+  // The spare forked ahead serves one more child; then the zygote is seen to have ended, within
+  // zygote_link's 5 s for a last answer rather than its 30 s for an answer at all.
+  zygote.fork()->send({{"op", "exit"}, {"code", 0}});
+  test::run_to_end(io);
+  const auto asked = std::chrono::steady_clock::now();
+  try {
+    zygote.fork();
+    FAIL("fork() from an ended zygote returned");
+  } catch (const forkipc::error& e) {
+    CHECK(e.code() == forkipc::errc::channel_closed);
+  }
+  CHECK(std::chrono::steady_clock::now() - asked < 20s);
 }
 
 TEST_CASE("zygote: the zygote ends with its owner, and does not keep io.run() from returning; its children go on" *

@@ -165,6 +165,18 @@ bool zygote_link::reap_orphan(pid_t pid) {
   return true;
 }
 
+zygote_link::wait_result zygote_link::wait_for_answers(const deadline& until) {
+  if (!ended_at_) {
+    // Without pidfds, -1: the channel's end alone tells.
+    const auto ready = wait_readable_either(control_.get(), zygote_.exit_descriptor(), until);
+    if (!ready) return wait_result::timed_out;
+    if (*ready == 0) return wait_result::readable;
+    ended_at_ = deadline(end_timeout);
+  }
+  if (wait_readable(control_.get(), deadline::earliest(until, *ended_at_))) return wait_result::readable;
+  return ended_at_->passed() ? wait_result::ended : wait_result::timed_out;
+}
+
 zygote_link::spare zygote_link::next_spare(const deadline& until) {
   if (ended_) throw_ended(program_);
   ask_for_spare();
@@ -184,7 +196,12 @@ zygote_link::spare zygote_link::next_spare(const deadline& until) {
       ended_ = true;
       throw_ended(program_);
     }
-    if (!wait_readable(control_.get(), until)) {
+    const auto waited = wait_for_answers(until);
+    if (waited == wait_result::ended) {
+      ended_ = true;
+      throw_ended(program_);
+    }
+    if (waited == wait_result::timed_out) {
       // An answer that comes later would be taken for the next request's: the zygote is no use now.
       ended_ = true;
       throw error(std::make_error_code(std::errc::timed_out),

@@ -1,6 +1,7 @@
 // zygote_link: the owner's end of a zygote, and the children it forks there.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,12 @@ class zygote_link {
   // Reaps the spare whose 'O' says it ended before its request, unless discard() did: true if
   // it did here (the spare answered the last ask, in the zygote's place).
   bool reap_orphan(pid_t pid);
+  enum class wait_result { readable, ended, timed_out };
+  // Waits until the zygote's channel is readable, or until. Should the zygote end first, it
+  // waits end_timeout more for what is left to read (a spare's 'O'), then counts the channel as
+  // ended: a process the program started before it became a zygote may hold it open, and its
+  // end would never show.
+  wait_result wait_for_answers(const deadline& until);
   // The spare asked for last (asked for now if it was not), waiting for the zygote's answer
   // until then. Throws as fork_child() does when the zygote has ended, refuses, or does not
   // answer.
@@ -82,6 +89,7 @@ class zygote_link {
   process zygote_;
   bool ended_ = false;  // the zygote ended, or cannot be trusted to answer in turn
   bool asked_ = false;  // a spare is asked for, and the zygote has not answered yet
+  std::optional<deadline> ended_at_;  // once the zygote is seen to end: how long its channel may stay
   std::string pending_;    // what was read of the zygote's answers and not yet taken
   received_fds received_;  // the links that came with them
   std::vector<pid_t> let_go_;  // discarded spares, reaped: their 'O' is to be ignored

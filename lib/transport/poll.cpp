@@ -4,21 +4,27 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
+#include <span>
 #include <system_error>
 
 namespace forkipc::detail {
 namespace {
 
-bool wait_for(int fd, short events, const deadline& until) {
+// The index of the first of polled that is ready, nullopt once until passed. poll(2) skips a
+// negative descriptor.
+std::optional<int> wait_for(std::span<pollfd> polled, const deadline& until) {
   for (;;) {
-    pollfd p{fd, events, 0};
-    const int ready = ::poll(&p, 1, until.poll_timeout());
-    if (ready > 0) return true;
+    const int ready = ::poll(polled.data(), polled.size(), until.poll_timeout());
+    if (ready > 0) {
+      for (std::size_t i = 0; i < polled.size(); ++i)
+        if (polled[i].revents != 0) return static_cast<int>(i);
+    }
     if (ready == 0) {
-      if (until.passed()) return false;
+      if (until.passed()) return std::nullopt;
       continue;  // poll's millisecond rounding woke us a little early
     }
-    if (errno != EINTR) throw std::system_error(errno, std::system_category(), "poll");
+    if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::system_category(), "poll");
   }
 }
 
@@ -42,8 +48,19 @@ deadline deadline::earliest(const deadline& a, const deadline& b) noexcept {
   return *a.at_ <= *b.at_ ? a : b;
 }
 
-bool wait_readable(int fd, const deadline& until) { return wait_for(fd, POLLIN, until); }
+bool wait_readable(int fd, const deadline& until) {
+  pollfd polled{fd, POLLIN, 0};
+  return wait_for(std::span(&polled, 1), until).has_value();
+}
 
-bool wait_writable(int fd, const deadline& until) { return wait_for(fd, POLLOUT, until); }
+bool wait_writable(int fd, const deadline& until) {
+  pollfd polled{fd, POLLOUT, 0};
+  return wait_for(std::span(&polled, 1), until).has_value();
+}
+
+std::optional<int> wait_readable_either(int first, int second, const deadline& until) {
+  pollfd polled[] = {{first, POLLIN, 0}, {second, POLLIN, 0}};
+  return wait_for(polled, until);
+}
 
 }  // namespace forkipc::detail

@@ -32,5 +32,9 @@ class deadline {
 bool wait_readable(int fd, const deadline& until);
 /// Likewise until fd is writable.
 bool wait_writable(int fd, const deadline& until);
+/// Waits until first or second is readable (or at its end, or in error): 0 for first (when
+/// both are), 1 for second; nullopt when the deadline passed. A negative descriptor is not
+/// waited for.
+std::optional<int> wait_readable_either(int first, int second, const deadline& until);
 
 }  // namespace forkipc::detail

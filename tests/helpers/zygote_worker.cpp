@@ -1,8 +1,10 @@
 // A program for forkipc::zygote in the tests. Its start-up appends a line to the file argv[1]
 // (so the test can count how many start-ups ran) and seeds a generator, then it enters forkipc's
 // child side the way argv[2] says: "sync" (sync::parent), "async" (has_parent(), then parent()
-// on an io_context), "serve" (a pool worker on forkipc::serve), or "thread" (starts a thread
-// first, which a zygote must refuse). Then it
+// on an io_context), "serve" (a pool worker on forkipc::serve), "thread" (starts a thread
+// first, which a zygote must refuse), or "holder" (as "sync", after forking a process that keeps
+// a copy of fd 3, the zygote's channel, until a signal ends it; its pid in the file argv[1] with
+// ".holder" after it). Then it
 // answers each message {"op": ...} with a value:
 //   "pid", "ppid"       its pid, its parent's pid
 //   "startups"          how many start-ups the file counts
@@ -87,6 +89,13 @@ int main(int argc, char** argv) {
     std::thread([] {
       for (;;) ::pause();
     }).detach();
+  }
+  if (entry == "holder") {  // single-threaded here: a plain fork is safe
+    const pid_t holder = ::fork();
+    if (holder == 0) {
+      for (;;) ::pause();
+    }
+    std::ofstream(startups + ".holder") << holder << "\n";
   }
   if (entry == "async") {
     if (!forkipc::has_parent()) return 3;
