@@ -84,6 +84,26 @@ TEST_CASE("zygote: each child returns from the first call with its own channel; 
   }
 }
 
+TEST_CASE("zygote: children speak the serialization asked for, large binary values included" *
+          doctest::skip(!test::linux_backend)) {
+  for (const auto mode : {forkipc::serialization::binary, forkipc::serialization::advanced}) {
+    CAPTURE(static_cast<int>(mode));
+    startups_file startups;
+    boost::asio::io_context io;
+    forkipc::zygote zygote(io, helper("zygote_worker"), {startups.path, "async"},
+                           test::on_test_transport({.serialization = mode}));
+    auto child = zygote.fork();
+    recorder seen(*child);
+    json::binary_t large(std::vector<std::uint8_t>(std::size_t{3} << 20));
+    for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<std::uint8_t>(i * 7);
+    const json value = {{"large", json::binary(large)}, {"pi", 3.25}, {"text", "déjà"}};
+    CHECK(ask(io, *child, seen, {{"op", "echo"}, {"value", value}}) == value);
+    child->disconnect();
+    test::run_until(io, [&] { return seen.closed(); });
+    CHECK(seen.lifecycle() == std::vector<std::string>{"spawn", "disconnect", "exit 0", "close 0"});
+  }
+}
+
 TEST_CASE("zygote: children end as spawned ones do, each event exactly once" *
           doctest::skip(!test::linux_backend)) {
   startups_file startups;

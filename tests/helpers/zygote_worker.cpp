@@ -7,6 +7,7 @@
 // ".holder" after it). Then it
 // answers each message {"op": ...} with a value:
 //   "pid", "ppid"       its pid, its parent's pid
+//   "echo" (value)      value
 //   "startups"          how many start-ups the file counts
 //   "random"            the first number its start-up's generator gives
 //   "alloc" (mib)       "ok" once it allocated and touched that many MiB, or "bad_alloc"
@@ -40,6 +41,7 @@ forkipc::json answer(const forkipc::json& request, const std::string& startups) 
   const std::string op = request.at("op");
   if (op == "pid") return ::getpid();
   if (op == "ppid") return ::getppid();
+  if (op == "echo") return request.at("value");
   if (op == "random") return generator();
   if (op == "startups") {
     std::ifstream in(startups);
