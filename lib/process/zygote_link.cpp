@@ -6,7 +6,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -114,8 +113,12 @@ zygote_link::~zygote_link() {
   const deadline until(end_timeout);
   for (;;) {
     while (const auto answer = take_reply(pending_)) {
+      if (answer->kind == protocol::reply::orphan) {
+        reap_orphan(answer->value);
+        continue;
+      }
       if (answer->kind == 'S') discard(take_spare(*answer));
-      if (answer->kind != protocol::reply::orphan || reap_orphan(answer->value)) asked_ = false;
+      asked_ = false;
     }
     const ssize_t got = receive_answers();
     if (got > 0) continue;
@@ -141,7 +144,7 @@ void zygote_link::ask_for_spare() {
 }
 
 zygote_link::spare zygote_link::take_spare(const protocol::reply& answer) {
-  spare taken{answer.value, {}};
+  spare taken(answer.value, {});
   if (!received_.passed.empty()) {
     taken.link = std::move(received_.passed.front());
     received_.passed.erase(received_.passed.begin());
@@ -149,20 +152,23 @@ zygote_link::spare zygote_link::take_spare(const protocol::reply& answer) {
   return taken;
 }
 
-void zygote_link::discard(spare unused) {
-  let_go_.push_back(unused.pid);  // its 'O', should it send one as its link ends, is no news
-  unused.link.reset();            // which ends it
-  process ended(unused.pid, unique_fd{});  // SIGKILL, should it not have, and reaped
+void zygote_link::spare::let_go() noexcept {
+  if (!link) return;
+  if (!used) ::send(link.get(), &protocol::let_go, 1, MSG_DONTWAIT | MSG_NOSIGNAL);  // fails once it has ended: no matter
+  link.reset();
 }
 
-bool zygote_link::reap_orphan(pid_t pid) {
-  if (const auto known = std::find(let_go_.begin(), let_go_.end(), pid); known != let_go_.end()) {
-    let_go_.erase(known);  // reaped already: the pid may be another process's by now
-    return false;
-  }
+void zygote_link::discard(spare unused) {
+  const pid_t pid = unused.pid;
+  unused.let_go();
+  process ended(pid, unique_fd{});  // SIGKILL, should it not have ended, and reaped
+}
+
+void zygote_link::reap_orphan(pid_t pid) {
+  if (!asked_) return;
+  asked_ = false;
   // Never announced, so never reaped: a child of this process still, its pid its own.
   process ended(pid, unique_fd{});
-  return true;
 }
 
 zygote_link::wait_result zygote_link::wait_for_answers(const deadline& until) {
@@ -186,7 +192,7 @@ zygote_link::spare zygote_link::next_spare(const deadline& until) {
     if (answer && answer->protocol == protocol::version && answer->kind == protocol::reply::orphan) {
       // The zygote died between a fork and its answer, and the spare says so: it is reaped, and
       // the end of the zygote's channel is read next.
-      if (reap_orphan(answer->value)) asked_ = false;
+      reap_orphan(answer->value);
       continue;
     }
     if (answer) break;
@@ -249,14 +255,19 @@ spawned_child zygote_link::fork_child(const fork_options& options, captured_outp
     // its pid cannot be reused before it is watched. Sent SIGKILL and reaped on any failure.
     std::error_code ec;
     unique_fd exit_descriptor = open_exit_descriptor(child.pid, ec);
+    if (ec) {
+      const pid_t pid = child.pid;
+      discard(std::move(child));
+      throw error(ec, "cannot watch the child " + std::to_string(pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
+    }
     process forked(child.pid, std::move(exit_descriptor));
-    if (ec) throw error(ec, "cannot watch the child " + std::to_string(child.pid) + " of the zygote of \"" + program_ + "\" (pidfd_open)");
     ask_for_spare();  // the next one, forked while this one starts
 
     // The request, then the spare's report on the same link: a restriction_failure, empty once
     // the child is restricted.
     restriction_failure report{};
     ssize_t got = send_with_fds(child.link.get(), std::span<const iovec>(&iov, 1), fds);
+    child.used = got > 0;
     if (got == static_cast<ssize_t>(request.size())) {
       while ((got = ::recv(child.link.get(), &report, sizeof report, MSG_DONTWAIT)) < 0 &&
              (errno == EAGAIN || errno == EINTR)) {

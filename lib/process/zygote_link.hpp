@@ -57,9 +57,19 @@ class zygote_link {
  private:
   zygote_link(std::string program, spawned_child&& spawned);
 
+  // A spare, whose link is always used before it is closed (a request, or let_go): else it
+  // would take itself for one the zygote never announced (reply::orphan).
   struct spare {
-    pid_t pid;
-    unique_fd link;  // to the spare, which waits on it for its request
+    pid_t pid = 0;
+    unique_fd link;     // to the spare, which waits on it for its request
+    bool used = false;  // something was written on link
+
+    spare(pid_t p, unique_fd l) noexcept : pid(p), link(std::move(l)) {}
+    spare(spare&&) noexcept = default;
+    spare& operator=(spare&&) = delete;
+    ~spare() { let_go(); }
+    // Writes protocol::let_go on the link if nothing was, and closes it, which ends the spare.
+    void let_go() noexcept;
   };
   // Asks the zygote for a spare unless one is asked for already (or the zygote has ended).
   void ask_for_spare();
@@ -68,11 +78,11 @@ class zygote_link {
   ssize_t receive_answers();
   // The spare the zygote announced in answer ('S'), with the link that came with it.
   spare take_spare(const zygote_protocol::reply& answer);
-  // Ends and reaps a spare that will serve no request, after its 'S'.
-  void discard(spare unused);
-  // Reaps the spare whose 'O' says it ended before its request, unless discard() did: true if
-  // it did here (the spare answered the last ask, in the zygote's place).
-  bool reap_orphan(pid_t pid);
+  // Ends and reaps a spare that will serve no request.
+  static void discard(spare unused);
+  // Reaps the spare whose 'O' says the zygote died before announcing it, which stands for the
+  // answer to the last ask; an 'O' with no ask outstanding cannot be one, and is ignored.
+  void reap_orphan(pid_t pid);
   enum class wait_result { readable, ended, timed_out };
   // Waits until the zygote's channel is readable, or until. Should the zygote end first, it
   // waits end_timeout more for what is left to read (a spare's 'O'), then counts the channel as
@@ -92,7 +102,6 @@ class zygote_link {
   std::optional<deadline> ended_at_;  // once the zygote is seen to end: how long its channel may stay
   std::string pending_;    // what was read of the zygote's answers and not yet taken
   received_fds received_;  // the links that came with them
-  std::vector<pid_t> let_go_;  // discarded spares, reaped: their 'O' is to be ignored
 };
 
 }  // namespace forkipc::detail

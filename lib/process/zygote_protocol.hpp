@@ -37,6 +37,12 @@ inline constexpr std::uint8_t version = 2;
 /// reply::orphan).
 inline constexpr char spare_request = 'A';
 
+/// "Go": the owner's one byte to a spare it lets go of without a request, written before it
+/// closes the link. A spare whose link ends after any byte (this, or a request) was known to its
+/// owner, and ends without a word; one whose link ends before any byte sends 'O'
+/// (reply::orphan).
+inline constexpr char let_go = 'X';
+
 /// "Become this child": the owner sends it to a spare, on its link, with the child's end of the
 /// new channel, and for a silent child its stdin, stdout and stderr (its ends of the pipes, or
 /// /dev/null), attached (SCM_RIGHTS). The spare then applies the restrictions and writes a
@@ -96,11 +102,12 @@ struct request {
 /// The zygote's answer to a spare_request: 'S' and the spare's pid (its link attached), or 'E',
 /// an errno, and why in words. Or a spare's 'O'.
 struct reply {
-  /// 'O', sent by a spare on the zygote's channel as it ends because its link ended before a
-  /// request came, with its pid. The owner, whose child it is, reaps it if no 'S' told it of
-  /// this spare: the zygote died between its fork and its 'S' (the link's only other end was
-  /// the zygote's), which would otherwise leave a zombie nobody knows of. A spare the owner let
-  /// go of, after its 'S', sends one too, which the owner ignores.
+  /// 'O', sent by a spare on the zygote's channel, with its pid, as it ends because its link
+  /// ended before any byte came on it: its owner never heard of it (the owner writes on every
+  /// link it is given, a request or let_go), for the zygote died between its fork and its 'S'
+  /// (the link's only other end was the zygote's). The owner, whose child it is, reaps it: else
+  /// a zombie nobody knows of would be left. It stands for the answer to the owner's last
+  /// spare_request.
   static constexpr char orphan = 'O';
 
   // kind, version, 2 unused, the value, the text's length

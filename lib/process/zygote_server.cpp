@@ -99,6 +99,19 @@ std::optional<protocol::request> read_request(int fd, received_fds& fds, std::si
   return protocol::request::decode(std::string_view(bytes, sizeof bytes));
 }
 
+// Waits until something comes on a spare's link: false if it ends before any byte does.
+bool link_used(int link) {
+  for (;;) {
+    char first;
+    const ssize_t n = ::recv(link, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return n > 0;
+    if (errno == EAGAIN)
+      wait_readable(link, deadline{});  // no bound: a spare only ever waits
+    else if (errno != EINTR)
+      return false;
+  }
+}
+
 // Why the zygote cannot fork a child now, as its answer gives it.
 struct refusal {
   int error = 0;
@@ -123,20 +136,20 @@ std::variant<refusal, bool> fork_spare(const std::string& mode, pid_t owner) {
   // The spare. The owner's channel is the zygote's alone (the owner sees the zygote end by its
   // end): a copy of the link takes its place on fd 3 (so that no descriptor received lands
   // there) until the child's channel does. The spare keeps another copy of the zygote's channel
-  // until its request comes, for its 'O' should the link end first: the owner is told of it
-  // even when the zygote dies before its 'S' (reply::orphan). The link's end, when the owner
-  // closes it or dies, ends the spare. What else it has of the zygote's closes as serve()
-  // returns.
+  // until its link is used, for its 'O' should the link end first: the owner learns of it even
+  // when the zygote dies before its 'S' (reply::orphan). The link's end, when the owner closes
+  // it or dies, ends the spare. What else it has of the zygote's closes as serve() returns.
   unique_fd zygote_channel(::fcntl(channel_fd, F_DUPFD_CLOEXEC, 0));
   if (!zygote_channel || ::dup2(theirs.get(), channel_fd) != channel_fd) ::_exit(0);
   ours.reset();
-  received_fds fds;
-  const auto r = read_request(theirs.get(), fds, 4);
-  if (!r || fds.passed.empty()) {
+  if (!link_used(theirs.get())) {
     answer({protocol::reply::orphan, ::getpid(), {}}, -1, zygote_channel.get());
     ::_exit(0);
   }
   zygote_channel.reset();
+  received_fds fds;
+  const auto r = read_request(theirs.get(), fds, 4);
+  if (!r || fds.passed.empty()) ::_exit(0);  // let go of (protocol::let_go), or the owner is gone
   become_child(*r, fds, mode, owner, std::move(theirs));
   return true;
 }
