@@ -81,6 +81,22 @@ child start(const char* role) {
   return {pid, sv[0]};
 }
 
+// start()'s counterpart without exec: a fork() of this process (single-threaded, so a plain
+// fork is safe) that runs body(its end of the channel), then ends.
+template <class Body>
+child fork_running(Body body) {
+  int sv[2];
+  check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+  const pid_t pid = ::fork();
+  check(pid >= 0, "fork");
+  if (pid == 0) {
+    body(sv[1]);
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+
 void finish(child& c) {
   ::close(c.fd);
   ::waitpid(c.pid, nullptr, 0);
@@ -198,16 +214,7 @@ void fork_only(std::size_t count) {
   char buffer[12];
   for (std::size_t i = 0; i < count; ++i) {
     const auto begin = clock_type::now();
-    int sv[2];
-    check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
-    const pid_t pid = ::fork();  // single-threaded: a plain fork is safe here
-    check(pid >= 0, "fork");
-    if (pid == 0) {
-      write_all(sv[1], small.data(), small.size());
-      ::_exit(0);
-    }
-    ::close(sv[1]);
-    child c{pid, sv[0]};
+    child c = fork_running([](int fd) { write_all(fd, small.data(), small.size()); });
     read_all(c.fd, buffer, sizeof buffer);
     times.push_back(seconds_since(begin) * 1e3);
     finish(c);
@@ -237,17 +244,10 @@ void page_costs(std::size_t count) {
   const auto write = [](volatile char& c) { c = 1; };
   report("page first touched", per_page(write), "us");
   report("page read again", per_page(read), "us");
-  int sv[2];
-  check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
-  const pid_t pid = ::fork();
-  check(pid >= 0, "fork");
-  if (pid == 0) {
+  child c = fork_running([&](int fd) {
     const double costs[] = {per_page(read), per_page(write)};
-    write_all(sv[1], reinterpret_cast<const char*>(costs), sizeof costs);
-    ::_exit(0);
-  }
-  ::close(sv[1]);
-  child c{pid, sv[0]};
+    write_all(fd, reinterpret_cast<const char*>(costs), sizeof costs);
+  });
   double costs[2];
   check(read_all(c.fd, reinterpret_cast<char*>(costs), sizeof costs), "the child's figures");
   finish(c);
